@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpfsm kernel side: every TCP state change, from the
+ * sock:inet_sock_set_state tracepoint, into one BPF ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpfsm/event.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+
+#define MAX_CGROUP_DEPTH 32
+
+/* Filters, set by userspace between open and load. The verifier sees them as
+ * constants, so a filter that is off costs nothing. */
+const volatile __u8 filter_family = 0;
+const volatile __u32 filter_netns = 0;
+const volatile __u64 filter_cgroup_id = 0;
+const volatile __u32 filter_pid = 0;
+const volatile __u8 filter_comm_on = 0;
+const volatile char filter_comm[16] = {};
+const volatile __u8 filter_lports_on = 0;
+const volatile __u8 filter_dports_on = 0;
+/* One bit per port: a single load instead of a hash lookup. */
+const volatile __u8 lport_bits[8192] = {};
+const volatile __u8 dport_bits[8192] = {};
+/* Wake the consumer only once this much data is waiting; it also polls on
+ * a short timer, so light traffic still arrives promptly. */
+const volatile __u64 wakeup_bytes = 1 << 20;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpfsm_cpu_counters);
+} cpu_counters SEC(".maps");
+
+/* Per-socket state, freed with the socket: it cannot fill up, and a reused
+ * sk address never sees the previous socket's timestamp. BPF_F_CLONE copies
+ * a listener's entry into each child it spawns, which is how accepted
+ * sockets learn who listens for them. */
+struct sk_info {
+	__u64 sk; /* the socket this entry was written for */
+	__u64 ts_ns; /* when the socket entered its current state, 0 unknown */
+	__u32 pid; /* owner tgid, 0 unknown */
+	__u8 owner; /* enum tcpfsm_owner */
+	__u8 pad[3];
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sk_info);
+} sk_infos SEC(".maps");
+
+/*
+ * Whether the task on the CPU is the one driving this transition. A process
+ * changes a socket's state only while it owns the socket lock (connect,
+ * listen, close, shutdown, and the backlog it drains in release_sock). While
+ * a process owns it, softirq and timers defer their work to that backlog.
+ * So an owned socket means current is its owner; an unowned one means a
+ * softirq or timer (SYN-ACK, final ACK, FIN, RST, timeouts), where current
+ * is a bystander. This needs no per-CPU ksym (kernels without
+ * CONFIG_KALLSYMS_ALL cannot resolve __preempt_count).
+ */
+static __always_inline bool driven_by_current(const struct sock *sk)
+{
+	return sk->sk_lock.owned;
+}
+
+static __always_inline bool port_set(const volatile __u8 *bits, __u16 port)
+{
+	return bits[port >> 3] & (1 << (port & 7));
+}
+
+static __always_inline bool in_filter_cgroup(const struct sock *sk)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	int level, i;
+
+	if (!cg)
+		return false;
+	level = BPF_CORE_READ(cg, level);
+	/* The socket's cgroup or any of its ancestors. */
+	for (i = 0; i < MAX_CGROUP_DEPTH; i++) {
+		struct cgroup *anc = NULL;
+
+		if (i > level)
+			break;
+		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[i]);
+		if (anc && BPF_CORE_READ(anc, kn, id) == filter_cgroup_id)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline void handle(const struct sock *sk, int oldstate, int newstate,
+				   struct tcpfsm_cpu_counters *cc, __u8 flags)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	__u32 netns = sk->__sk_common.skc_net.net->ns.inum;
+	struct tcpfsm_event *e;
+	struct sk_info *si;
+	__u64 now, prev = 0;
+	__u32 pid = 0;
+	__u16 sport, dport;
+	bool task;
+
+	/* Filters on what never changes for a socket go first. */
+	if (filter_family && family != filter_family)
+		return;
+	if (filter_netns && netns != filter_netns)
+		return;
+	if (filter_cgroup_id && !in_filter_cgroup(sk))
+		return;
+
+	now = bpf_ktime_get_ns();
+	/* A socket entering CLOSE is finished: don't allocate for it. */
+	si = bpf_sk_storage_get(&sk_infos, (struct sock *)sk, 0,
+				newstate == TCP_CLOSE ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	if (si) {
+		if (si->sk != (__u64)sk) {
+			/* New entry, or one cloned from the listener. */
+			si->sk = (__u64)sk;
+			si->ts_ns = 0;
+			if (si->pid)
+				si->owner = TCPFSM_OWNER_LISTENER;
+		}
+		if (si->ts_ns && now >= si->ts_ns) {
+			prev = now - si->ts_ns;
+			flags |= TCPFSM_F_PREV_KNOWN;
+		}
+		/* shutdown(SHUT_WR) then close() reports FIN_WAIT1 -> FIN_WAIT1:
+		 * the socket is still in the state it entered earlier. */
+		if (oldstate != newstate)
+			si->ts_ns = now;
+	}
+
+	task = driven_by_current(sk);
+	if (task) {
+		pid = bpf_get_current_pid_tgid() >> 32;
+		flags |= TCPFSM_OWNER_TASK;
+		if (si) {
+			si->pid = pid;
+			si->owner = TCPFSM_OWNER_RECORDED;
+			bpf_get_current_comm(si->comm, sizeof(si->comm));
+		}
+	} else if (si && si->pid) {
+		pid = si->pid;
+		flags |= si->owner;
+	}
+
+	/* inet_sport, as the tracepoint itself reports: skc_num is already 0
+	 * when a socket enters CLOSE (inet_put_port runs first). */
+	bpf_core_read(&sport, sizeof(sport), &((struct inet_sock *)sk)->inet_sport);
+	sport = bpf_ntohs(sport);
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (filter_lports_on && !port_set(lport_bits, sport))
+		return;
+	if (filter_dports_on && !port_set(dport_bits, dport))
+		return;
+	if (filter_pid && pid != filter_pid)
+		return;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		cc->ringbuf_drops++;
+		return;
+	}
+	if ((flags & TCPFSM_F_OWNER_MASK) == TCPFSM_OWNER_TASK)
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	else if (pid && si)
+		__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	else
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	if (filter_comm_on && (!pid || !comm_matches(e->comm))) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
+
+	e->ts_ns = now;
+	e->skaddr = (__u64)sk;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->prev_ns = prev;
+	e->pid = pid;
+	e->netns = netns;
+	e->sport = sport;
+	e->dport = dport;
+	e->family = family;
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	e->kind = TCPFSM_EV_STATE;
+	e->flags = flags;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	if (family == AF_INET) {
+		*(__u32 *)e->saddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e->daddr = sk->__sk_common.skc_daddr;
+	} else {
+		bpf_probe_read_kernel(e->saddr, sizeof(e->saddr),
+				      &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(e->daddr, sizeof(e->daddr), &sk->__sk_common.skc_v6_daddr);
+	}
+
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u32 zero = 0;
+	struct tcpfsm_cpu_counters *cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+
+	if (!cc)
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	cc->busy = 1;
+	handle(sk, oldstate, newstate, cc, 0);
+	cc->busy = 0;
+	return 0;
+}
+
+/*
+ * A softirq that interrupts on_set_state on the same CPU and changes another
+ * socket's state re-enters the tracepoint; the kernel then skips
+ * on_set_state (it is already active here) and only bumps its
+ * recursion_misses. This second program is not active at that moment, sees
+ * the busy flag, and records the event instead. Userspace reports
+ * recursion_misses - rescued as the true loss.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state_nested, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u32 zero = 0;
+	struct tcpfsm_cpu_counters *cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+
+	if (!cc || !cc->busy)
+		return 0;
+	cc->rescued++;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	handle(sk, oldstate, newstate, cc, TCPFSM_F_RESCUED);
+	return 0;
+}

@@ -1,0 +1,44 @@
+// The command line: flags in, validated options out. Every bad value becomes
+// a usage Error (exit status 2) with one line saying what to give instead.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpfsm/filter.hpp"
+#include "tcpfsm/format.hpp"
+#include "tcpfsm/result.hpp"
+
+namespace tcpfsm {
+
+struct TraceOptions {
+  FilterSpec filter;
+  TextOptions text;
+  bool json = false;
+  double duration_s = 0;  // 0: until SIGINT/SIGTERM
+  size_t ringbuf_bytes = 8u << 20;
+};
+
+enum class Command { Trace };
+
+struct CommandLine {
+  Command command = Command::Trace;
+  bool verbose = false;
+  TraceOptions trace;
+};
+
+struct ParsedArgs {
+  std::optional<CommandLine> command;  // empty: help or version was printed
+  int exit_status = 0;
+};
+
+Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args);
+
+// "4096", "64K", "8M", "1G" -> bytes.
+Result<size_t> parse_byte_size(std::string_view flag, std::string_view text);
+// Positive, finite seconds ("2", "0.5").
+Result<double> parse_seconds(std::string_view flag, std::string_view text);
+
+}  // namespace tcpfsm

@@ -1,0 +1,14 @@
+// One function per subcommand; main only parses flags and reports errors.
+#pragma once
+
+#include "tcpfsm/cli.hpp"
+#include "tcpfsm/result.hpp"
+
+namespace tcpfsm {
+
+// Stops the running command at the next poll (SIGINT/SIGTERM handlers).
+void request_stop();
+
+Status run_trace(const TraceOptions& opts);
+
+}  // namespace tcpfsm

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of what crosses the BPF ring buffer, shared by
+ * bpf/tcpfsm.bpf.c and the C++ consumer. Plain fixed-width types only; both
+ * sides static_assert the layout below, so a change here that the other side
+ * did not see fails to compile instead of corrupting records.
+ */
+#ifndef TCPFSM_EVENT_H
+#define TCPFSM_EVENT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* TCP states exactly as the kernel numbers them (include/net/tcp_states.h). */
+enum tcpfsm_tcp_state {
+	TCPFSM_ESTABLISHED = 1,
+	TCPFSM_SYN_SENT = 2,
+	TCPFSM_SYN_RECV = 3,
+	TCPFSM_FIN_WAIT1 = 4,
+	TCPFSM_FIN_WAIT2 = 5,
+	TCPFSM_TIME_WAIT = 6,
+	TCPFSM_CLOSE = 7,
+	TCPFSM_CLOSE_WAIT = 8,
+	TCPFSM_LAST_ACK = 9,
+	TCPFSM_LISTEN = 10,
+	TCPFSM_CLOSING = 11,
+	TCPFSM_NEW_SYN_RECV = 12,
+	TCPFSM_BOUND_INACTIVE = 13,
+	TCPFSM_STATE_MAX = 14, /* one past the last valid state */
+};
+
+/* What a ring buffer record describes. */
+enum tcpfsm_event_kind {
+	TCPFSM_EV_STATE = 1, /* inet_sock_set_state: a full socket changed state */
+};
+
+/* Where the pid/comm of an event came from (bits 0-1 of flags). */
+enum tcpfsm_owner {
+	/* Unknown: a peer-driven transition (softirq) of a socket never seen
+	 * in process context. pid 0, empty comm. */
+	TCPFSM_OWNER_NONE = 0,
+	/* The task running the transition, in process context (connect,
+	 * listen, close, shutdown, backlog processing at release_sock). */
+	TCPFSM_OWNER_TASK = 1,
+	/* The last task seen driving this socket in process context. */
+	TCPFSM_OWNER_RECORDED = 2,
+	/* Inherited from the listening socket this one was cloned from: the
+	 * process that called listen(), normally the one that accepts. */
+	TCPFSM_OWNER_LISTENER = 3,
+};
+
+#define TCPFSM_F_OWNER_MASK 0x03
+/* prev_ns holds the time spent in oldstate. */
+#define TCPFSM_F_PREV_KNOWN 0x04
+/* Emitted by the recursion-rescue program: the main program was already
+ * running on this CPU (a softirq interrupted it) and the kernel skipped it. */
+#define TCPFSM_F_RESCUED 0x08
+
+struct tcpfsm_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 skaddr; /* kernel address of struct sock: reused after free */
+	__u64 cookie; /* socket cookie: unique for the boot, as ss -e shows */
+	__u64 prev_ns; /* time spent in oldstate, if TCPFSM_F_PREV_KNOWN */
+	__u32 pid; /* owner tgid, 0 if unknown (see flags) */
+	__u32 netns; /* network namespace inode (readlink /proc/PID/ns/net) */
+	__u16 sport; /* host byte order */
+	__u16 dport; /* host byte order */
+	__u8 family; /* AF_INET (2) or AF_INET6 (10) */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 kind; /* enum tcpfsm_event_kind */
+	__u8 flags; /* owner source, TCPFSM_F_* */
+	__u8 pad[7];
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes; network byte order */
+	__u8 daddr[16];
+	char comm[16]; /* owner comm, NUL-terminated; empty if unknown */
+};
+
+/* Per-CPU counters, summed by userspace. Every loss has a number. */
+struct tcpfsm_cpu_counters {
+	__u64 busy; /* main program is running on this CPU (not a counter) */
+	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failed: ring buffer full */
+	__u64 rescued; /* nested runs handled by the rescue program */
+};
+
+#define TCPFSM_EVENT_SIZE 104
+
+#ifdef __cplusplus
+#include <cstddef>
+static_assert(sizeof(tcpfsm_event) == TCPFSM_EVENT_SIZE);
+static_assert(offsetof(tcpfsm_event, prev_ns) == 24);
+static_assert(offsetof(tcpfsm_event, pid) == 32);
+static_assert(offsetof(tcpfsm_event, family) == 44);
+static_assert(offsetof(tcpfsm_event, flags) == 48);
+static_assert(offsetof(tcpfsm_event, saddr) == 56);
+static_assert(offsetof(tcpfsm_event, daddr) == 72);
+static_assert(offsetof(tcpfsm_event, comm) == 88);
+#else
+_Static_assert(sizeof(struct tcpfsm_event) == TCPFSM_EVENT_SIZE, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, prev_ns) == 24, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, pid) == 32, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, family) == 44, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, flags) == 48, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, saddr) == 56, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, daddr) == 72, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, comm) == 88, "event layout");
+#endif
+
+#endif /* TCPFSM_EVENT_H */

@@ -1,0 +1,58 @@
+// The decoded, validated form of a ring buffer record. Everything past the
+// decoder works on Event, never on raw bytes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tcpfsm/event.h"
+#include "tcpfsm/result.hpp"
+
+namespace tcpfsm {
+
+enum class Owner : uint8_t {
+  None = TCPFSM_OWNER_NONE,
+  Task = TCPFSM_OWNER_TASK,
+  Recorded = TCPFSM_OWNER_RECORDED,
+  Listener = TCPFSM_OWNER_LISTENER,
+};
+
+// "none", "task", "recorded", "listener"
+std::string_view owner_name(Owner owner);
+
+struct Event {
+  uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
+  uint64_t skaddr = 0;
+  uint64_t cookie = 0;
+  std::optional<uint64_t> prev_ns;  // time spent in oldstate, when known
+  uint32_t pid = 0;
+  uint32_t netns = 0;
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+  uint8_t family = 0;  // AF_INET or AF_INET6
+  uint8_t oldstate = 0;
+  uint8_t newstate = 0;
+  Owner owner = Owner::None;
+  bool rescued = false;
+  std::array<uint8_t, 16> saddr{};
+  std::array<uint8_t, 16> daddr{};
+  std::array<char, 16> comm{};  // always NUL-terminated
+
+  std::string_view comm_view() const;
+};
+
+// Checks size, kind, states, family and flags of one ring buffer record.
+Result<Event> decode_event(std::span<const std::byte> record);
+
+// The inverse of decode_event, for tests, replay and fuzzing seeds.
+tcpfsm_event encode_event(const Event& event);
+
+// "127.0.0.1" / "::1"; the empty string for an unknown family.
+std::string format_addr(uint8_t family, const std::array<uint8_t, 16>& addr);
+
+}  // namespace tcpfsm

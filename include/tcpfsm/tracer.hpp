@@ -1,0 +1,60 @@
+// The kernel side behind one owner: opens, configures, loads and attaches the
+// BPF skeleton, and drains its ring buffer into an EventSink. Nothing outside
+// tracer.cpp sees a libbpf type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "tcpfsm/event.hpp"
+#include "tcpfsm/filter.hpp"
+#include "tcpfsm/format.hpp"
+#include "tcpfsm/result.hpp"
+
+namespace tcpfsm {
+
+// How long a consumer waits for a wakeup before draining anyway. The kernel
+// side batches wakeups, so this bounds the latency of light traffic.
+inline constexpr int kConsumerPollMs = 50;
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& e) = 0;
+};
+
+struct TracerOptions {
+  FilterSpec filter;
+  // Ring buffer size in bytes: a power of two, at least one page.
+  size_t ringbuf_bytes = 8u << 20;
+};
+
+// Routes libbpf's messages to spdlog at debug level (shown with -v).
+void route_libbpf_logs();
+
+// Checks that turn the usual start-up failures into one actionable line:
+// kernel BTF, kernel version, lockdown, the tracepoint, privileges.
+Status preflight();
+
+class Tracer {
+ public:
+  static Result<std::unique_ptr<Tracer>> start(const TracerOptions& opts);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Waits up to timeout_ms for a wakeup, then hands every record already in
+  // the ring buffer to sink. Returns the number of records consumed.
+  Result<int> poll(EventSink& sink, int timeout_ms);
+
+  // Loss and delivery counters, read from the kernel now.
+  RunCounters counters() const;
+
+ private:
+  struct Impl;
+  explicit Tracer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tcpfsm

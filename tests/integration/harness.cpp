@@ -1,0 +1,158 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "tcpfsm/tcp_state.hpp"
+
+namespace tcpfsm::test {
+
+bool bring_up_loopback() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+  close(fd);
+  return ok;
+}
+
+uint32_t self_netns() {
+  struct stat st {};
+  if (stat("/proc/self/ns/net", &st) != 0) return 0;
+  return static_cast<uint32_t>(st.st_ino);
+}
+
+namespace {
+
+socklen_t loopback(int family, uint16_t port, sockaddr_storage& ss) {
+  ss = {};
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sizeof(*a);
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(port);
+  a->sin6_addr = in6addr_loopback;
+  return sizeof(*a);
+}
+
+}  // namespace
+
+Fd listen_loopback(int family, int backlog) {
+  Fd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_GE(fd.get(), 0);
+  sockaddr_storage ss;
+  socklen_t len = loopback(family, 0, ss);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+  EXPECT_EQ(listen(fd.get(), backlog), 0) << strerror(errno);
+  return fd;
+}
+
+uint16_t local_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return ss.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                                 : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+Fd connect_loopback(int family, uint16_t port) {
+  Fd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_GE(fd.get(), 0);
+  sockaddr_storage ss;
+  socklen_t len = loopback(family, port, ss);
+  EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+  return fd;
+}
+
+Fd accept_one(int listen_fd) {
+  Fd fd(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_GE(fd.get(), 0) << strerror(errno);
+  return fd;
+}
+
+std::unique_ptr<Tracer> start_tracer(FilterSpec filter) {
+  if (filter.netns == 0) filter.netns = self_netns();
+  TracerOptions opts;
+  opts.filter = std::move(filter);
+  auto t = Tracer::start(opts);
+  if (!t) {
+    ADD_FAILURE() << "Tracer::start: " << t.error().message;
+    return nullptr;
+  }
+  return std::move(t.value());
+}
+
+bool poll_until(Tracer& t, Collector& c, const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    auto n = t.poll(c, 50);
+    if (!n) {
+      ADD_FAILURE() << n.error().message;
+      return false;
+    }
+  }
+  return true;
+}
+
+void drain(Tracer& t, Collector& c, std::chrono::milliseconds quiet) {
+  auto last = std::chrono::steady_clock::now();
+  size_t seen = c.events.size();
+  while (std::chrono::steady_clock::now() - last < quiet) {
+    auto n = t.poll(c, 50);
+    ASSERT_TRUE(n) << n.error().message;
+    if (c.events.size() != seen) {
+      seen = c.events.size();
+      last = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+std::map<uint64_t, std::vector<Event>> by_socket(const std::vector<Event>& events) {
+  std::map<uint64_t, std::vector<Event>> out;
+  for (const auto& e : events) out[e.cookie].push_back(e);
+  return out;
+}
+
+std::vector<std::string> transitions(const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(std::string(state_name(e.oldstate)) + ">" + std::string(state_name(e.newstate)));
+  return out;
+}
+
+void one_connection(int family, int listen_fd, uint16_t port) {
+  Fd client = connect_loopback(family, port);
+  Fd server = accept_one(listen_fd);
+  client.reset();  // client closes first: FIN_WAIT1/2 here, CLOSE_WAIT there
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.reset();  // LAST_ACK there, TIME_WAIT (FIN_WAIT2 -> CLOSE) here
+}
+
+pid_t fork_child(const std::function<int()>& fn) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  return pid;
+}
+
+int wait_child(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace tcpfsm::test

@@ -1,0 +1,220 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tcpfsm/cli.hpp"
+
+namespace tcpfsm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Args = std::vector<std::string>;
+
+std::string joined(const Args& args) {
+  std::string s = "{";
+  for (const auto& a : args) s += " '" + a + "'";
+  return s + " }";
+}
+
+// ---- bad command lines: every one is a usage error
+
+struct BadCase {
+  Args args;
+  const char* mention;  // what the one-line message must name
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << joined(c.args); }
+
+class BadCommandLine : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadCommandLine, IsUsageError) {
+  const BadCase& c = GetParam();
+  auto r = parse_command_line(c.args);
+  ASSERT_FALSE(r.ok()) << joined(c.args) << " was accepted";
+  EXPECT_EQ(r.error().kind, Error::Kind::Usage) << joined(c.args);
+  EXPECT_EQ(r.error().exit_status(), 2) << joined(c.args);
+  EXPECT_THAT(r.error().message, HasSubstr(c.mention)) << joined(c.args);
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << "not one line: " << r.error().message;
+}
+
+const BadCase kBad[] = {
+    {{"trace", "-L", "70000"}, "-L"},
+    {{"trace", "-L", "80,"}, "-L"},
+    {{"trace", "--localport", "abc"}, "-L"},
+    {{"trace", "-D", "0"}, "-D"},
+    {{"trace", "--remoteport", "1;2"}, "-D"},
+    {{"trace", "--pid", "abc"}, "--pid"},
+    {{"trace", "--pid", "0"}, "--pid"},
+    {{"trace", "--comm", "waytoolongcommname"}, "--comm"},
+    {{"trace", "--netns", "x"}, "--netns"},
+    {{"trace", "--netns", "net:[]"}, "--netns"},
+    {{"trace", "--cgroup", "/nonexistent"}, "--cgroup"},
+    {{"trace", "--cgroup", "/tmp"}, "--cgroup"},
+    {{"trace", "--duration", "banana"}, "--duration"},
+    {{"trace", "--duration", "-1"}, "--duration"},
+    {{"trace", "--duration", "0"}, "--duration"},
+    {{"trace", "--duration", "inf"}, "--duration"},
+    {{"trace", "--duration", "nan"}, "--duration"},
+    {{"trace", "--duration", "5s"}, "--duration"},
+    {{"trace", "--ringbuf-size", "3000"}, "--ringbuf-size"},
+    {{"trace", "--ringbuf-size", "12K"}, "--ringbuf-size"},
+    {{"trace", "--ringbuf-size", "1024"}, "--ringbuf-size"},
+    {{"trace", "--ringbuf-size", "0"}, "--ringbuf-size"},
+    {{"trace", "--ringbuf-size", "8X"}, "--ringbuf-size"},
+    {{"trace", "--ringbuf-size", "8G"}, "--ringbuf-size"},
+    {{"trace", "-4", "-6"}, "--ipv6"},
+    {{"trace", "--bogus"}, "--bogus"},
+    {{"trace", "--pid"}, "--pid"},
+    {{"trace", "extra"}, "extra"},
+    {{}, "tcpfsm --help"},
+    {{"nosuchcmd"}, "subcommand"},
+    // A filter flag given an empty value must not silently mean "no filter".
+    {{"trace", "-L", ""}, "-L"},
+    {{"trace", "-D", ""}, "-D"},
+    {{"trace", "--pid", ""}, "--pid"},
+    {{"trace", "--comm", ""}, "--comm"},
+    {{"trace", "--netns", ""}, "--netns"},
+    {{"trace", "--cgroup", ""}, "--cgroup"},
+    {{"trace", "--duration", ""}, "--duration"},
+    {{"trace", "--ringbuf-size", ""}, "--ringbuf-size"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, BadCommandLine, ::testing::ValuesIn(kBad));
+
+// ---- good command lines
+
+TEST(CommandLine, Defaults) {
+  auto r = parse_command_line({"trace"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->command.has_value());
+  EXPECT_EQ(r->exit_status, 0);
+  const CommandLine& cl = *r->command;
+  EXPECT_EQ(cl.command, Command::Trace);
+  EXPECT_FALSE(cl.verbose);
+  const TraceOptions& t = cl.trace;
+  EXPECT_EQ(t.filter.family, 0);
+  EXPECT_TRUE(t.filter.lports.empty());
+  EXPECT_TRUE(t.filter.dports.empty());
+  EXPECT_EQ(t.filter.pid, 0u);
+  EXPECT_EQ(t.filter.comm, "");
+  EXPECT_EQ(t.filter.netns, 0u);
+  EXPECT_EQ(t.filter.cgroup_path, "");
+  EXPECT_EQ(t.filter.cgroup_id, 0u);
+  EXPECT_FALSE(t.text.timestamps);
+  EXPECT_FALSE(t.text.wide);
+  EXPECT_FALSE(t.json);
+  EXPECT_EQ(t.duration_s, 0);
+  EXPECT_EQ(t.ringbuf_bytes, size_t{8} << 20);
+}
+
+TEST(CommandLine, EveryOption) {
+  auto r = parse_command_line({"trace", "-4", "-L", "80,443", "-D", "22", "--pid", "42", "--comm", "nginx", "--netns",
+                               "net:[4026531840]", "-T", "-w", "--json", "--duration", "2.5", "--ringbuf-size",
+                               "64K"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->command.has_value());
+  const TraceOptions& t = r->command->trace;
+  EXPECT_EQ(t.filter.family, AF_INET);
+  EXPECT_THAT(t.filter.lports, ElementsAre(80, 443));
+  EXPECT_THAT(t.filter.dports, ElementsAre(22));
+  EXPECT_EQ(t.filter.pid, 42u);
+  EXPECT_EQ(t.filter.comm, "nginx");
+  EXPECT_EQ(t.filter.netns, 4026531840u);
+  EXPECT_TRUE(t.text.timestamps);
+  EXPECT_TRUE(t.text.wide);
+  EXPECT_TRUE(t.json);
+  EXPECT_DOUBLE_EQ(t.duration_s, 2.5);
+  EXPECT_EQ(t.ringbuf_bytes, 64u * 1024);
+}
+
+TEST(CommandLine, LongFormsAndIpv6) {
+  auto r = parse_command_line({"-v", "trace", "--ipv6", "--localport", "443,80,443", "--remoteport", "8080",
+                               "--timestamp", "--wide", "--netns", "4026531841", "--ringbuf-size", "4096"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const CommandLine& cl = *r->command;
+  EXPECT_TRUE(cl.verbose);
+  EXPECT_EQ(cl.trace.filter.family, AF_INET6);
+  EXPECT_THAT(cl.trace.filter.lports, ElementsAre(80, 443));
+  EXPECT_THAT(cl.trace.filter.dports, ElementsAre(8080));
+  EXPECT_EQ(cl.trace.filter.netns, 4026531841u);
+  EXPECT_TRUE(cl.trace.text.timestamps);
+  EXPECT_TRUE(cl.trace.text.wide);
+  EXPECT_FALSE(cl.trace.json);
+  EXPECT_EQ(cl.trace.ringbuf_bytes, 4096u);
+}
+
+TEST(CommandLine, RingbufSizes) {
+  for (auto [text, want] : {std::pair{"4096", size_t{4096}}, std::pair{"4K", size_t{4096}},
+                            std::pair{"1M", size_t{1} << 20}, std::pair{"16m", size_t{16} << 20},
+                            std::pair{"1G", size_t{1} << 30}}) {
+    auto r = parse_command_line({"trace", "--ringbuf-size", text});
+    ASSERT_TRUE(r.ok()) << text << ": " << r.error().message;
+    EXPECT_EQ(r->command->trace.ringbuf_bytes, want) << text;
+  }
+}
+
+TEST(CommandLine, HelpAndVersionGiveNoCommand) {
+  for (const Args& args : {Args{"--help"}, Args{"-h"}, Args{"--version"}, Args{"-V"}, Args{"trace", "--help"}}) {
+    auto r = parse_command_line(args);
+    ASSERT_TRUE(r.ok()) << joined(args) << ": " << r.error().message;
+    EXPECT_FALSE(r->command.has_value()) << joined(args);
+    EXPECT_EQ(r->exit_status, 0) << joined(args);
+  }
+}
+
+// ---- parse_byte_size
+
+TEST(ByteSize, Good) {
+  struct Case {
+    const char* text;
+    size_t want;
+  };
+  for (const Case& c : {Case{"1", 1}, Case{"4096", 4096}, Case{"3000", 3000}, Case{"64K", 64u << 10},
+                        Case{"64k", 64u << 10}, Case{"64KiB", 64u << 10}, Case{"8M", 8u << 20}, Case{"8m", 8u << 20},
+                        Case{"8MiB", 8u << 20}, Case{"1G", 1u << 30}, Case{"4G", size_t{4} << 30},
+                        Case{"4GiB", size_t{4} << 30}, Case{"4294967296", size_t{1} << 32}}) {
+    auto r = parse_byte_size("--ringbuf-size", c.text);
+    ASSERT_TRUE(r.ok()) << c.text << ": " << r.error().message;
+    EXPECT_EQ(*r, c.want) << c.text;
+  }
+}
+
+TEST(ByteSize, Bad) {
+  for (const char* s : {"", "0", "0K", "K", "-1", "-4096", "1.5M", "8X", "8KB", "8 K", " 8", "8K ", "5G",
+                        "4294967297", "99999999999999999999999", "0x1000", "abc"}) {
+    auto r = parse_byte_size("--ringbuf-size", s);
+    ASSERT_FALSE(r.ok()) << "accepted '" << s << "'";
+    EXPECT_EQ(r.error().kind, Error::Kind::Usage) << s;
+    EXPECT_THAT(r.error().message, HasSubstr("--ringbuf-size")) << s;
+  }
+}
+
+// ---- parse_seconds
+
+TEST(Seconds, Good) {
+  for (auto [text, want] : {std::pair{"2", 2.0}, std::pair{"0.5", 0.5}, std::pair{"2.5", 2.5},
+                            std::pair{"1e3", 1000.0}, std::pair{"0.001", 0.001}, std::pair{"1000000000", 1e9}}) {
+    auto r = parse_seconds("--duration", text);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.error().message;
+    EXPECT_DOUBLE_EQ(*r, want) << text;
+  }
+}
+
+TEST(Seconds, Bad) {
+  for (const char* s : {"", "0", "0.0", "-0", "-1", "-0.5", "inf", "-inf", "infinity", "nan", "banana", "5s", " 5",
+                        "5 ", "1e10", "1e400", "1,5"}) {
+    auto r = parse_seconds("--duration", s);
+    ASSERT_FALSE(r.ok()) << "accepted '" << s << "'";
+    EXPECT_EQ(r.error().kind, Error::Kind::Usage) << s;
+    EXPECT_THAT(r.error().message, HasSubstr("--duration")) << s;
+  }
+}
+
+}  // namespace
+}  // namespace tcpfsm

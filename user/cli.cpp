@@ -1,0 +1,189 @@
+#include "tcpfsm/cli.hpp"
+
+#include <sys/socket.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace tcpfsm {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// Values are kept as given; an option's presence is `given(opt)`, so an
+// empty value ("--pid ''") is rejected rather than silently ignored.
+struct RawFilter {
+  bool ipv4 = false, ipv6 = false;
+  std::string lports, dports, pid, comm, netns, cgroup;
+  CLI::Option *lports_opt = nullptr, *dports_opt = nullptr, *pid_opt = nullptr, *comm_opt = nullptr,
+              *netns_opt = nullptr, *cgroup_opt = nullptr;
+};
+
+bool given(const CLI::Option* opt) { return opt && opt->count() > 0; }
+
+void add_filter_flags(CLI::App* cmd, RawFilter& raw) {
+  auto* v4 = cmd->add_flag("-4,--ipv4", raw.ipv4, "IPv4 sockets only")->group("Filters (applied in the kernel)");
+  cmd->add_flag("-6,--ipv6", raw.ipv6, "IPv6 sockets only")->excludes(v4)->group("Filters (applied in the kernel)");
+  raw.lports_opt = cmd->add_option("-L,--localport", raw.lports, "Local ports, comma-separated (e.g. 80,443)")
+      ->type_name("PORTS")
+      ->group("Filters (applied in the kernel)");
+  raw.dports_opt = cmd->add_option("-D,--remoteport", raw.dports, "Remote ports, comma-separated")
+      ->type_name("PORTS")
+      ->group("Filters (applied in the kernel)");
+  raw.pid_opt = cmd->add_option("--pid", raw.pid, "Sockets owned by this process id")
+      ->type_name("PID")
+      ->group("Filters (applied in the kernel)");
+  raw.comm_opt = cmd->add_option("--comm", raw.comm, "Sockets owned by a process with this name (exact, as in /proc/PID/comm)")
+      ->type_name("NAME")
+      ->group("Filters (applied in the kernel)");
+  raw.netns_opt = cmd->add_option("--netns", raw.netns, "Sockets in this network namespace (inode from 'readlink /proc/PID/ns/net')")
+      ->type_name("INODE")
+      ->group("Filters (applied in the kernel)");
+  raw.cgroup_opt = cmd->add_option("--cgroup", raw.cgroup, "Sockets created in this cgroup v2 directory or below it")
+      ->type_name("PATH")
+      ->group("Filters (applied in the kernel)");
+}
+
+Result<FilterSpec> to_filter(const RawFilter& raw) {
+  FilterSpec f;
+  if (raw.ipv4) f.family = AF_INET;
+  if (raw.ipv6) f.family = AF_INET6;
+  if (given(raw.lports_opt)) {
+    auto p = parse_port_list("-L", raw.lports);
+    if (!p) return p.error();
+    f.lports = std::move(p.value());
+  }
+  if (given(raw.dports_opt)) {
+    auto p = parse_port_list("-D", raw.dports);
+    if (!p) return p.error();
+    f.dports = std::move(p.value());
+  }
+  if (given(raw.pid_opt)) {
+    auto p = parse_pid(raw.pid);
+    if (!p) return p.error();
+    f.pid = p.value();
+  }
+  if (given(raw.comm_opt)) {
+    auto c = parse_comm(raw.comm);
+    if (!c) return c.error();
+    f.comm = c.value();
+  }
+  if (given(raw.netns_opt)) {
+    auto n = parse_netns(raw.netns);
+    if (!n) return n.error();
+    f.netns = n.value();
+  }
+  if (given(raw.cgroup_opt)) {
+    auto id = cgroup_id_of(raw.cgroup);
+    if (!id) return id.error();
+    f.cgroup_path = raw.cgroup;
+    f.cgroup_id = id.value();
+  }
+  return f;
+}
+
+}  // namespace
+
+Result<size_t> parse_byte_size(std::string_view flag, std::string_view text) {
+  size_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
+  std::string_view suffix(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
+  size_t mult = 1;
+  if (suffix == "K" || suffix == "k" || suffix == "KiB") {
+    mult = 1u << 10;
+  } else if (suffix == "M" || suffix == "m" || suffix == "MiB") {
+    mult = 1u << 20;
+  } else if (suffix == "G" || suffix == "g" || suffix == "GiB") {
+    mult = 1u << 30;
+  } else if (!suffix.empty()) {
+    ec = std::errc::invalid_argument;
+  }
+  if (ec != std::errc() || ptr == text.data() || value == 0 || value > (size_t{1} << 32) / mult) {
+    return Error::usage("invalid " + std::string(flag) + " '" + std::string(text) +
+                        "': give a size such as 4096, 64K or 8M");
+  }
+  return value * mult;
+}
+
+Result<double> parse_seconds(std::string_view flag, std::string_view text) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) || v <= 0 || v > 1e9) {
+    return Error::usage("invalid " + std::string(flag) + " '" + std::string(text) +
+                        "': give a positive number of seconds, e.g. 10 or 0.5");
+  }
+  return v;
+}
+
+Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
+  CLI::App app{"tcpfsm: watch every TCP state change on this host as it happens (eBPF).", "tcpfsm"};
+  app.set_version_flag("-V,--version", std::string("tcpfsm ") + kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "Needs root (or CAP_BPF and CAP_PERFMON) and a kernel >= 5.8 with BTF.\n"
+      "Run 'tcpfsm COMMAND --help' for the flags of a command.");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Debug output, including libbpf's log");
+
+  RawFilter raw;
+  TraceOptions trace;
+  std::string duration, ringbuf;
+  auto* cmd = app.add_subcommand("trace", "Print every TCP state transition as it happens (like tcpstates)");
+  cmd->footer(
+      "Columns: SKADDR kernel socket address; PID/COMM the socket's owner (process context), '-' when unknown;\n"
+      "LADDR/LPORT local end; RADDR/RPORT remote end; OLDSTATE -> NEWSTATE; MS time spent in OLDSTATE\n"
+      "('-' when the socket was first seen in it).\n"
+      "Examples:\n"
+      "  tcpfsm trace                      # everything\n"
+      "  tcpfsm trace -T -L 80,443         # server side of ports 80 and 443, with times\n"
+      "  tcpfsm trace --json --duration 10 # JSON lines for 10 s, then a summary object");
+  cmd->add_flag("-T,--timestamp", trace.text.timestamps, "Start each line with the local time")->group("Output");
+  cmd->add_flag("-w,--wide", trace.text.wide, "Wide address columns (fit IPv6)")->group("Output");
+  cmd->add_flag("--json", trace.json, "One JSON object per line; a summary object at the end")->group("Output");
+  auto* duration_opt = cmd->add_option("--duration", duration, "Stop after this many seconds (default: until Ctrl-C)")
+      ->type_name("SECONDS")
+      ->group("Run");
+  auto* ringbuf_opt = cmd->add_option("--ringbuf-size", ringbuf, "BPF ring buffer size, a power of two (default 8M)")
+      ->type_name("BYTES")
+      ->group("Run");
+  add_filter_flags(cmd, raw);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return ParsedArgs{std::nullopt, app.exit(e)};
+  } catch (const CLI::CallForAllHelp& e) {
+    return ParsedArgs{std::nullopt, app.exit(e)};
+  } catch (const CLI::CallForVersion& e) {
+    return ParsedArgs{std::nullopt, app.exit(e)};
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    return Error::usage(msg + "; run 'tcpfsm --help'");
+  }
+
+  CommandLine cl;
+  cl.verbose = verbose;
+  auto filter = to_filter(raw);
+  if (!filter) return filter.error();
+  trace.filter = std::move(filter.value());
+  if (given(duration_opt)) {
+    auto d = parse_seconds("--duration", duration);
+    if (!d) return d.error();
+    trace.duration_s = d.value();
+  }
+  if (given(ringbuf_opt)) {
+    auto s = parse_byte_size("--ringbuf-size", ringbuf);
+    if (!s) return s.error();
+    if (s.value() < 4096 || (s.value() & (s.value() - 1)) != 0) {
+      return Error::usage("invalid --ringbuf-size '" + ringbuf + "': give a power of two of at least 4096, e.g. 4M");
+    }
+    trace.ringbuf_bytes = s.value();
+  }
+  cl.trace = std::move(trace);
+  return ParsedArgs{std::move(cl), 0};
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,92 @@
+#include "tcpfsm/event.hpp"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "tcpfsm/tcp_state.hpp"
+
+namespace tcpfsm {
+
+std::string_view owner_name(Owner owner) {
+  switch (owner) {
+    case Owner::None: return "none";
+    case Owner::Task: return "task";
+    case Owner::Recorded: return "recorded";
+    case Owner::Listener: return "listener";
+  }
+  return "none";
+}
+
+std::string_view Event::comm_view() const { return {comm.data(), strnlen(comm.data(), comm.size())}; }
+
+Result<Event> decode_event(std::span<const std::byte> record) {
+  if (record.size() != sizeof(tcpfsm_event)) {
+    return Error::runtime("malformed record: " + std::to_string(record.size()) + " bytes, expected " +
+                          std::to_string(sizeof(tcpfsm_event)));
+  }
+  tcpfsm_event raw;
+  std::memcpy(&raw, record.data(), sizeof(raw));
+  if (raw.kind != TCPFSM_EV_STATE) return Error::runtime("malformed record: unknown kind " + std::to_string(raw.kind));
+  if (raw.family != AF_INET && raw.family != AF_INET6)
+    return Error::runtime("malformed record: unknown family " + std::to_string(raw.family));
+  if (!valid_state(raw.oldstate) || !valid_state(raw.newstate))
+    return Error::runtime("malformed record: state out of range");
+  constexpr uint8_t known_flags = TCPFSM_F_OWNER_MASK | TCPFSM_F_PREV_KNOWN | TCPFSM_F_RESCUED;
+  if (raw.flags & ~known_flags) return Error::runtime("malformed record: unknown flags");
+
+  Event e;
+  e.ts_ns = raw.ts_ns;
+  e.skaddr = raw.skaddr;
+  e.cookie = raw.cookie;
+  if (raw.flags & TCPFSM_F_PREV_KNOWN) e.prev_ns = raw.prev_ns;
+  e.pid = raw.pid;
+  e.netns = raw.netns;
+  e.sport = raw.sport;
+  e.dport = raw.dport;
+  e.family = raw.family;
+  e.oldstate = raw.oldstate;
+  e.newstate = raw.newstate;
+  e.owner = static_cast<Owner>(raw.flags & TCPFSM_F_OWNER_MASK);
+  e.rescued = raw.flags & TCPFSM_F_RESCUED;
+  std::memcpy(e.saddr.data(), raw.saddr, sizeof(raw.saddr));
+  std::memcpy(e.daddr.data(), raw.daddr, sizeof(raw.daddr));
+  std::memcpy(e.comm.data(), raw.comm, sizeof(raw.comm));
+  e.comm.back() = '\0';
+  return e;
+}
+
+tcpfsm_event encode_event(const Event& e) {
+  tcpfsm_event raw{};
+  raw.ts_ns = e.ts_ns;
+  raw.skaddr = e.skaddr;
+  raw.cookie = e.cookie;
+  raw.prev_ns = e.prev_ns.value_or(0);
+  raw.pid = e.pid;
+  raw.netns = e.netns;
+  raw.sport = e.sport;
+  raw.dport = e.dport;
+  raw.family = e.family;
+  raw.oldstate = e.oldstate;
+  raw.newstate = e.newstate;
+  raw.kind = TCPFSM_EV_STATE;
+  raw.flags = static_cast<uint8_t>(static_cast<uint8_t>(e.owner) | (e.prev_ns ? TCPFSM_F_PREV_KNOWN : 0) |
+                                   (e.rescued ? TCPFSM_F_RESCUED : 0));
+  std::memcpy(raw.saddr, e.saddr.data(), sizeof(raw.saddr));
+  std::memcpy(raw.daddr, e.daddr.data(), sizeof(raw.daddr));
+  std::memcpy(raw.comm, e.comm.data(), sizeof(raw.comm));
+  return raw;
+}
+
+std::string format_addr(uint8_t family, const std::array<uint8_t, 16>& addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == AF_INET) {
+    inet_ntop(AF_INET, addr.data(), buf, sizeof(buf));
+  } else if (family == AF_INET6) {
+    inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+  }
+  return buf;
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,56 @@
+// tcpfsm: parse flags, run one command, turn an Error into one line and an
+// exit status (2 usage, 1 runtime).
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "tcpfsm/commands.hpp"
+#include "tcpfsm/tracer.hpp"
+
+namespace {
+
+void on_signal(int) { tcpfsm::request_stop(); }
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;  // no SA_RESTART: a blocked poll returns at once
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a closed pipe ends the run through EPIPE
+}
+
+void setup_logging(bool verbose) {
+  auto logger = spdlog::stderr_logger_st("tcpfsm");
+  logger->set_pattern("tcpfsm: %v");
+  logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  tcpfsm::route_libbpf_logs();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = tcpfsm::parse_command_line(args);
+  if (!parsed) {
+    std::fprintf(stderr, "tcpfsm: %s\n", parsed.error().message.c_str());
+    return parsed.error().exit_status();
+  }
+  if (!parsed->command) return parsed->exit_status;
+  const auto& cl = *parsed->command;
+  setup_logging(cl.verbose);
+  install_signals();
+
+  tcpfsm::Status status = tcpfsm::Ok{};
+  switch (cl.command) {
+    case tcpfsm::Command::Trace: status = tcpfsm::run_trace(cl.trace); break;
+  }
+  if (!status) {
+    std::fprintf(stderr, "tcpfsm: %s\n", status.error().message.c_str());
+    return status.error().exit_status();
+  }
+  return 0;
+}

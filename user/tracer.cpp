@@ -1,0 +1,215 @@
+// The only translation unit that includes the skeleton or libbpf.
+#include "tcpfsm/tracer.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tcpfsm.skel.h"
+
+namespace tcpfsm {
+namespace {
+
+constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
+
+int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), format, args);
+  if (n > 0) {
+    size_t len = std::min(static_cast<size_t>(n), sizeof(buf) - 1);
+    while (len > 0 && buf[len - 1] == '\n') buf[--len] = '\0';
+    spdlog::debug("libbpf: {}", buf);
+  }
+  return n;
+}
+
+bool has_cap(const __user_cap_data_struct (&data)[2], int cap) {
+  return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+struct SkelDeleter {
+  void operator()(tcpfsm_bpf* s) const { tcpfsm_bpf__destroy(s); }
+};
+struct RingDeleter {
+  void operator()(ring_buffer* r) const { ring_buffer__free(r); }
+};
+
+void set_port_bits(volatile __u8* bits, const std::vector<uint16_t>& ports) {
+  for (uint16_t p : ports) bits[p >> 3] = static_cast<__u8>(bits[p >> 3] | (1U << (p & 7)));
+}
+
+}  // namespace
+
+void route_libbpf_logs() { libbpf_set_print(libbpf_print); }
+
+Status preflight() {
+  if (access(kVmlinuxBtf, R_OK) != 0) {
+    return Error::runtime(std::string("kernel BTF not found at ") + kVmlinuxBtf +
+                          ": tcpfsm needs Linux 5.8 or newer built with CONFIG_DEBUG_INFO_BTF=y");
+  }
+  utsname u{};
+  unsigned major = 0, minor = 0;
+  if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 && (major < 5 || (major == 5 && minor < 8))) {
+    return Error::runtime(std::string("kernel ") + u.release +
+                          " is too old: tcpfsm needs Linux 5.8 or newer (BPF ring buffer, tp_btf)");
+  }
+  std::ifstream lockdown("/sys/kernel/security/lockdown");
+  std::string mode((std::istreambuf_iterator<char>(lockdown)), std::istreambuf_iterator<char>());
+  if (mode.find("[confidentiality]") != std::string::npos) {
+    return Error::runtime(
+        "kernel lockdown is in confidentiality mode, which forbids BPF tracing; boot with lockdown=integrity or none");
+  }
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) == 0) {
+    bool admin = has_cap(data, CAP_SYS_ADMIN);
+    bool bpf = has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON);
+    if (!admin && !bpf) {
+      return Error::runtime("permission denied: tcpfsm needs root, or CAP_BPF and CAP_PERFMON; run it with sudo");
+    }
+  }
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) {
+    return Error::runtime(std::string("cannot read kernel BTF from ") + kVmlinuxBtf + ": " + std::strerror(errno));
+  }
+  bool have_tp = btf__find_by_name_kind(vmlinux, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF) >= 0;
+  btf__free(vmlinux);
+  if (!have_tp) {
+    return Error::runtime("this kernel has no sock:inet_sock_set_state tracepoint in its BTF; tcpfsm needs Linux 5.8+");
+  }
+  return Ok{};
+}
+
+struct Tracer::Impl {
+  // Declaration order matters: the ring buffer goes before the skeleton.
+  std::unique_ptr<tcpfsm_bpf, SkelDeleter> skel;
+  std::unique_ptr<ring_buffer, RingDeleter> rb;
+  EventSink* sink = nullptr;
+  uint64_t events = 0;
+  uint64_t malformed = 0;
+
+  static int on_record(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Impl*>(ctx);
+    auto decoded = decode_event({static_cast<const std::byte*>(data), size});
+    if (!decoded) {
+      ++self->malformed;
+      spdlog::debug("{}", decoded.error().message);
+      return 0;
+    }
+    ++self->events;
+    self->sink->on_event(decoded.value());
+    return 0;
+  }
+};
+
+Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tracer::~Tracer() = default;
+
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (opts.ringbuf_bytes < page || (opts.ringbuf_bytes & (opts.ringbuf_bytes - 1)) != 0) {
+    return Error::usage("ring buffer size must be a power of two and at least " + std::to_string(page) + " bytes");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->skel.reset(tcpfsm_bpf__open());
+  if (!impl->skel) {
+    return Error::runtime(std::string("cannot open the BPF object: ") + std::strerror(errno), errno);
+  }
+  auto* ro = impl->skel->rodata;
+  const FilterSpec& f = opts.filter;
+  ro->filter_family = f.family;
+  ro->filter_netns = f.netns;
+  ro->filter_cgroup_id = f.cgroup_id;
+  ro->filter_pid = f.pid;
+  if (!f.comm.empty()) {
+    ro->filter_comm_on = 1;
+    for (size_t i = 0; i < f.comm.size() && i < 15; ++i) ro->filter_comm[i] = f.comm[i];
+  }
+  if (!f.lports.empty()) {
+    ro->filter_lports_on = 1;
+    set_port_bits(ro->lport_bits, f.lports);
+  }
+  if (!f.dports.empty()) {
+    ro->filter_dports_on = 1;
+    set_port_bits(ro->dport_bits, f.dports);
+  }
+  // Wake the consumer once a quarter of the ring (at most 1 MiB) is waiting.
+  ro->wakeup_bytes = std::min<size_t>(opts.ringbuf_bytes / 4, 1u << 20);
+  int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(opts.ringbuf_bytes));
+  if (err) return Error::runtime("cannot size the ring buffer: " + std::string(std::strerror(-err)), -err);
+
+  err = tcpfsm_bpf__load(impl->skel.get());
+  if (err) {
+    if (err == -EPERM || err == -EACCES) {
+      return Error::runtime(
+          "the kernel refused to load tcpfsm's BPF programs (permission denied): run as root or with CAP_BPF and "
+          "CAP_PERFMON; rerun with -v for details",
+          -err);
+    }
+    return Error::runtime("cannot load tcpfsm's BPF programs: " + std::string(std::strerror(-err)) +
+                              "; rerun with -v to see libbpf's log",
+                          -err);
+  }
+  err = tcpfsm_bpf__attach(impl->skel.get());
+  if (err) {
+    return Error::runtime("cannot attach to the sock:inet_sock_set_state tracepoint: " +
+                              std::string(std::strerror(-err)) + "; rerun with -v to see libbpf's log",
+                          -err);
+  }
+  impl->rb.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), &Impl::on_record, impl.get(), nullptr));
+  if (!impl->rb) {
+    return Error::runtime("cannot set up the ring buffer consumer: " + std::string(std::strerror(errno)), errno);
+  }
+  return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
+}
+
+Result<int> Tracer::poll(EventSink& sink, int timeout_ms) {
+  impl_->sink = &sink;
+  // Most submits don't wake us (batched wakeups); the timeout bounds latency.
+  int n = ring_buffer__poll(impl_->rb.get(), timeout_ms);
+  if (n < 0 && n != -EINTR) {
+    return Error::runtime("reading the ring buffer failed: " + std::string(std::strerror(-n)), -n);
+  }
+  int m = ring_buffer__consume(impl_->rb.get());
+  if (m < 0) return Error::runtime("reading the ring buffer failed: " + std::string(std::strerror(-m)), -m);
+  return std::max(n, 0) + m;
+}
+
+RunCounters Tracer::counters() const {
+  RunCounters c;
+  c.events = impl_->events;
+  c.malformed = impl_->malformed;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu > 0) {
+    std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(ncpu));
+    __u32 zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.cpu_counters), &zero, per_cpu.data()) == 0) {
+      for (const auto& pc : per_cpu) {
+        c.ringbuf_drops += pc.ringbuf_drops;
+        c.rescued += pc.rescued;
+      }
+    }
+  }
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(impl_->skel->progs.on_set_state), &info, &len) == 0) {
+    c.recursion_misses = info.recursion_misses;
+  }
+  return c;
+}
+
+}  // namespace tcpfsm
