@@ -273,3 +273,148 @@ int BPF_PROG(on_set_state_nested, const struct sock *sk, const int oldstate, con
 	handle(sk, oldstate, newstate, cc, TCPFSM_F_RESCUED);
 	return 0;
 }
+
+/*
+ * TIME_WAIT. A full socket never reports TIME_WAIT to inet_sock_set_state:
+ * it goes FIN_WAIT2 (or CLOSING) -> CLOSE and an inet_timewait_sock takes over
+ * its 4-tuple until its timer fires or something kills it early (tw reuse,
+ * RST, netns teardown). The timer tracepoints see every kernel timer: compare
+ * the callback and return for anything else.
+ */
+extern const void tw_timer_handler __ksym;
+
+/* Timewait sockets in the FIN_WAIT2 substate (an orphaned FIN_WAIT2 waiting
+ * for the peer's FIN), swept for their switch to TIME_WAIT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct inet_timewait_sock * */
+	__type(value, __u64); /* unused */
+} fw2_tws SEC(".maps");
+
+static __always_inline void emit_tw(struct inet_timewait_sock *tw, __u8 kind)
+{
+	struct tcpfsm_cpu_counters *cc;
+	struct tcpfsm_event *e;
+	__u32 zero = 0;
+	__u16 family;
+	__u32 netns;
+	__u16 sport, dport;
+	__u8 substate;
+	__u64 key = (__u64)tw;
+
+	family = BPF_CORE_READ(tw, __tw_common.skc_family);
+	if (filter_family && family != filter_family)
+		return;
+	netns = BPF_CORE_READ(tw, __tw_common.skc_net.net, ns.inum);
+	if (filter_netns && netns != filter_netns)
+		return;
+	sport = bpf_ntohs(BPF_CORE_READ(tw, tw_sport));
+	dport = bpf_ntohs(BPF_CORE_READ(tw, __tw_common.skc_dport));
+	if (filter_lports_on && !port_set(lport_bits, sport))
+		return;
+	if (filter_dports_on && !port_set(dport_bits, dport))
+		return;
+
+	substate = BPF_CORE_READ(tw, tw_substate);
+	if (kind == TCPFSM_EV_TW_START && substate == TCP_FIN_WAIT2) {
+		if (bpf_map_update_elem(&fw2_tws, &key, &key, BPF_ANY)) {
+			cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+			if (cc)
+				cc->fw2_untracked++;
+		}
+	} else if (kind != TCPFSM_EV_TW_START) {
+		bpf_map_delete_elem(&fw2_tws, &key);
+	}
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+		if (cc)
+			cc->ringbuf_drops++;
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skaddr = (__u64)tw;
+	e->cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	e->prev_ns = 0;
+	e->pid = 0;
+	e->netns = netns;
+	e->sport = sport;
+	e->dport = dport;
+	e->family = family;
+	e->oldstate = 0;
+	e->newstate = substate;
+	e->kind = kind;
+	e->flags = 0;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	if (family == AF_INET) {
+		*(__u32 *)e->saddr = BPF_CORE_READ(tw, __tw_common.skc_rcv_saddr);
+		*(__u32 *)e->daddr = BPF_CORE_READ(tw, __tw_common.skc_daddr);
+	} else {
+		bpf_probe_read_kernel(e->saddr, sizeof(e->saddr),
+				      &tw->__tw_common.skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(e->daddr, sizeof(e->daddr), &tw->__tw_common.skc_v6_daddr);
+	}
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline bool is_tw_timer(struct timer_list *timer)
+{
+	return (unsigned long)timer->function == (unsigned long)&tw_timer_handler;
+}
+
+static __always_inline struct inet_timewait_sock *tw_of(struct timer_list *timer)
+{
+	return (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+}
+
+SEC("tp_btf/timer_start")
+int BPF_PROG(on_timer_start, struct timer_list *timer)
+{
+	if (is_tw_timer(timer))
+		emit_tw(tw_of(timer), TCPFSM_EV_TW_START);
+	return 0;
+}
+
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(on_timer_cancel, struct timer_list *timer)
+{
+	if (is_tw_timer(timer))
+		emit_tw(tw_of(timer), TCPFSM_EV_TW_CANCEL);
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_entry")
+int BPF_PROG(on_timer_expire, struct timer_list *timer)
+{
+	if (is_tw_timer(timer))
+		emit_tw(tw_of(timer), TCPFSM_EV_TW_EXPIRE);
+	return 0;
+}
+
+static long sweep_one(struct bpf_map *map, __u64 *key, __u64 *val, void *ctx)
+{
+	struct inet_timewait_sock *tw = (void *)*key;
+	__u8 substate = 0;
+
+	/* Timewait sockets are SLAB_TYPESAFE_BY_RCU and leave this map at
+	 * their timer's cancel or expiry, before they are freed. */
+	bpf_core_read(&substate, sizeof(substate), &tw->tw_substate);
+	if (substate != TCP_FIN_WAIT2)
+		emit_tw(tw, TCPFSM_EV_TW_SUBSTATE); /* which removes it from the map */
+	return 0;
+}
+
+/* Not attached: userspace runs it with BPF_PROG_TEST_RUN every 100 ms. */
+SEC("raw_tp")
+int tw_substate_sweep(void *ctx)
+{
+	bpf_for_each_map_elem(&fw2_tws, sweep_one, NULL, 0);
+	return 0;
+}

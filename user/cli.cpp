@@ -1,11 +1,16 @@
 #include "tcpfsm/cli.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 namespace tcpfsm {
 namespace {
@@ -107,48 +112,99 @@ Result<size_t> parse_byte_size(std::string_view flag, std::string_view text) {
   return value * mult;
 }
 
-Result<double> parse_seconds(std::string_view flag, std::string_view text) {
+Result<double> parse_seconds(std::string_view flag, std::string_view text, bool allow_zero) {
   double v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) || v <= 0 || v > 1e9) {
-    return Error::usage("invalid " + std::string(flag) + " '" + std::string(text) +
-                        "': give a positive number of seconds, e.g. 10 or 0.5");
+  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) || v < 0 || (v == 0 && !allow_zero) ||
+      v > 1e9) {
+    return Error::usage("invalid " + std::string(flag) + " '" + std::string(text) + "': give " +
+                        (allow_zero ? "a number of seconds (0 to turn it off)" : "a positive number of seconds") +
+                        ", e.g. 10 or 0.5");
   }
   return v;
 }
 
+namespace {
+
+Result<size_t> ring_size(const CLI::Option* opt, const std::string& text) {
+  if (!given(opt)) return size_t{8u << 20};
+  auto s = parse_byte_size("--ringbuf-size", text);
+  if (!s) return s.error();
+  if (s.value() < 4096 || (s.value() & (s.value() - 1)) != 0) {
+    return Error::usage("invalid --ringbuf-size '" + text + "': give a power of two of at least 4096, e.g. 4M");
+  }
+  return s.value();
+}
+
+}  // namespace
+
 Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   CLI::App app{"tcpfsm: watch every TCP state change on this host as it happens (eBPF).", "tcpfsm"};
   app.set_version_flag("-V,--version", std::string("tcpfsm ") + kVersion);
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
   app.footer(
+      "Without a command, tcpfsm runs 'stats --interval 1'.\n"
       "Needs root (or CAP_BPF and CAP_PERFMON) and a kernel >= 5.8 with BTF.\n"
       "Run 'tcpfsm COMMAND --help' for the flags of a command.");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug output, including libbpf's log");
 
-  RawFilter raw;
+  // trace
+  RawFilter traw;
   TraceOptions trace;
-  std::string duration, ringbuf;
-  auto* cmd = app.add_subcommand("trace", "Print every TCP state transition as it happens (like tcpstates)");
-  cmd->footer(
+  std::string tduration, tringbuf;
+  auto* tcmd = app.add_subcommand("trace", "Print every TCP state transition as it happens (like tcpstates)");
+  tcmd->footer(
       "Columns: SKADDR kernel socket address; PID/COMM the socket's owner (process context), '-' when unknown;\n"
       "LADDR/LPORT local end; RADDR/RPORT remote end; OLDSTATE -> NEWSTATE; MS time spent in OLDSTATE\n"
-      "('-' when the socket was first seen in it).\n"
+      "('-' when the socket was first seen in it). --json adds TIME_WAIT timer records.\n"
       "Examples:\n"
       "  tcpfsm trace                      # everything\n"
       "  tcpfsm trace -T -L 80,443         # server side of ports 80 and 443, with times\n"
-      "  tcpfsm trace --json --duration 10 # JSON lines for 10 s, then a summary object");
-  cmd->add_flag("-T,--timestamp", trace.text.timestamps, "Start each line with the local time")->group("Output");
-  cmd->add_flag("-w,--wide", trace.text.wide, "Wide address columns (fit IPv6)")->group("Output");
-  cmd->add_flag("--json", trace.json, "One JSON object per line; a summary object at the end")->group("Output");
-  auto* duration_opt = cmd->add_option("--duration", duration, "Stop after this many seconds (default: until Ctrl-C)")
-      ->type_name("SECONDS")
-      ->group("Run");
-  auto* ringbuf_opt = cmd->add_option("--ringbuf-size", ringbuf, "BPF ring buffer size, a power of two (default 8M)")
-      ->type_name("BYTES")
-      ->group("Run");
-  add_filter_flags(cmd, raw);
+      "  tcpfsm trace --json --duration 10 > cap.json   # a capture for 'tcpfsm stats --replay cap.json'");
+  tcmd->add_flag("-T,--timestamp", trace.text.timestamps, "Start each line with the local time")->group("Output");
+  tcmd->add_flag("-w,--wide", trace.text.wide, "Wide address columns (fit IPv6)")->group("Output");
+  tcmd->add_flag("--json", trace.json, "One JSON object per line; a summary object at the end")->group("Output");
+  auto* tduration_opt = tcmd->add_option("--duration", tduration, "Stop after this many seconds (default: until Ctrl-C)")
+                            ->type_name("SECONDS")
+                            ->group("Run");
+  auto* tringbuf_opt = tcmd->add_option("--ringbuf-size", tringbuf, "BPF ring buffer size, a power of two (default 8M)")
+                           ->type_name("BYTES")
+                           ->group("Run");
+  add_filter_flags(tcmd, traw);
+
+  // stats
+  RawFilter sraw;
+  StatsOptions stats;
+  std::string sinterval, sduration, sreconcile, sringbuf;
+  auto* scmd = app.add_subcommand("stats", "Live per-state socket counts, transition counts and time spent in each state");
+  scmd->footer(
+      "Counts start from a sock_diag dump (what 'ss -tan' reads) and follow every transition; a periodic\n"
+      "reconciliation reports and corrects any drift. Lifetimes count only sockets seen entering the state;\n"
+      "sockets found at start are listed apart, with how long they have been there at least.\n"
+      "TIME_WAIT lifetimes come from the timewait socket's own timer: expired or killed early.\n"
+      "Examples:\n"
+      "  tcpfsm stats                         # a live table, every second\n"
+      "  tcpfsm stats --json --duration 60 --interval 0   # one JSON object after a minute\n"
+      "  tcpfsm stats --replay cap.json       # the same tables from a capture, no root needed");
+  scmd->add_flag("--json", stats.json, "One JSON object per report")->group("Output");
+  auto* sinterval_opt = scmd->add_option("--interval", sinterval, "Report every N seconds; 0: only at the end (default 1)")
+                            ->type_name("SECONDS")
+                            ->group("Output");
+  auto* sduration_opt = scmd->add_option("--duration", sduration, "Stop after this many seconds, with a final report")
+                            ->type_name("SECONDS")
+                            ->group("Run");
+  auto* sreconcile_opt =
+      scmd->add_option("--reconcile", sreconcile, "Compare with sock_diag every N seconds; 0: only at start (default 10)")
+          ->type_name("SECONDS")
+          ->group("Run");
+  auto* sreplay_opt = scmd->add_option("--replay", stats.replay, "Compute from a 'trace --json' capture ('-': stdin)")
+                          ->type_name("FILE")
+                          ->group("Run");
+  auto* sringbuf_opt = scmd->add_option("--ringbuf-size", sringbuf, "BPF ring buffer size, a power of two (default 8M)")
+                           ->type_name("BYTES")
+                           ->group("Run");
+  add_filter_flags(scmd, sraw);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -166,23 +222,50 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
 
   CommandLine cl;
   cl.verbose = verbose;
-  auto filter = to_filter(raw);
-  if (!filter) return filter.error();
-  trace.filter = std::move(filter.value());
-  if (given(duration_opt)) {
-    auto d = parse_seconds("--duration", duration);
-    if (!d) return d.error();
-    trace.duration_s = d.value();
-  }
-  if (given(ringbuf_opt)) {
-    auto s = parse_byte_size("--ringbuf-size", ringbuf);
-    if (!s) return s.error();
-    if (s.value() < 4096 || (s.value() & (s.value() - 1)) != 0) {
-      return Error::usage("invalid --ringbuf-size '" + ringbuf + "': give a power of two of at least 4096, e.g. 4M");
+  if (tcmd->parsed()) {
+    cl.command = Command::Trace;
+    auto filter = to_filter(traw);
+    if (!filter) return filter.error();
+    trace.filter = std::move(filter.value());
+    if (given(tduration_opt)) {
+      auto d = parse_seconds("--duration", tduration);
+      if (!d) return d.error();
+      trace.duration_s = d.value();
     }
-    trace.ringbuf_bytes = s.value();
+    auto rb = ring_size(tringbuf_opt, tringbuf);
+    if (!rb) return rb.error();
+    trace.ringbuf_bytes = rb.value();
+    cl.trace = std::move(trace);
+    return ParsedArgs{std::move(cl), 0};
   }
-  cl.trace = std::move(trace);
+
+  cl.command = Command::Stats;  // also without a subcommand
+  auto filter = to_filter(sraw);
+  if (!filter) return filter.error();
+  stats.filter = std::move(filter.value());
+  for (auto [opt, text, dst, flag, zero] :
+       {std::tuple{sinterval_opt, &sinterval, &stats.interval_s, "--interval", true},
+        std::tuple{sduration_opt, &sduration, &stats.duration_s, "--duration", false},
+        std::tuple{sreconcile_opt, &sreconcile, &stats.reconcile_s, "--reconcile", true}}) {
+    if (!given(opt)) continue;
+    auto v = parse_seconds(flag, *text, zero);
+    if (!v) return v.error();
+    *dst = v.value();
+  }
+  if (given(sreplay_opt)) {
+    if (stats.replay.empty()) return Error::usage("invalid --replay '': give a file written by 'tcpfsm trace --json'");
+    if (stats.replay != "-" && access(stats.replay.c_str(), R_OK) != 0) {
+      return Error::usage("invalid --replay '" + stats.replay + "': " + std::strerror(errno) +
+                          "; give a file written by 'tcpfsm trace --json', or - for stdin");
+    }
+    if (stats.filter.cgroup_id) {
+      return Error::usage("--cgroup cannot be used with --replay: captures do not record cgroups");
+    }
+  }
+  auto rb = ring_size(sringbuf_opt, sringbuf);
+  if (!rb) return rb.error();
+  stats.ringbuf_bytes = rb.value();
+  cl.stats = std::move(stats);
   return ParsedArgs{std::move(cl), 0};
 }
 

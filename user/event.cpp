@@ -19,6 +19,17 @@ std::string_view owner_name(Owner owner) {
   return "none";
 }
 
+std::string_view kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::State: return "state";
+    case EventKind::TwStart: return "start";
+    case EventKind::TwCancel: return "cancel";
+    case EventKind::TwExpire: return "expire";
+    case EventKind::TwSubstate: return "substate";
+  }
+  return "state";
+}
+
 std::string_view Event::comm_view() const { return {comm.data(), strnlen(comm.data(), comm.size())}; }
 
 Result<Event> decode_event(std::span<const std::byte> record) {
@@ -28,15 +39,23 @@ Result<Event> decode_event(std::span<const std::byte> record) {
   }
   tcpfsm_event raw;
   std::memcpy(&raw, record.data(), sizeof(raw));
-  if (raw.kind != TCPFSM_EV_STATE) return Error::runtime("malformed record: unknown kind " + std::to_string(raw.kind));
+  if (raw.kind < TCPFSM_EV_STATE || raw.kind > TCPFSM_EV_TW_SUBSTATE)
+    return Error::runtime("malformed record: unknown kind " + std::to_string(raw.kind));
   if (raw.family != AF_INET && raw.family != AF_INET6)
     return Error::runtime("malformed record: unknown family " + std::to_string(raw.family));
-  if (!valid_state(raw.oldstate) || !valid_state(raw.newstate))
-    return Error::runtime("malformed record: state out of range");
-  constexpr uint8_t known_flags = TCPFSM_F_OWNER_MASK | TCPFSM_F_PREV_KNOWN | TCPFSM_F_RESCUED;
-  if (raw.flags & ~known_flags) return Error::runtime("malformed record: unknown flags");
+  if (raw.kind == TCPFSM_EV_STATE) {
+    if (!valid_state(raw.oldstate) || !valid_state(raw.newstate))
+      return Error::runtime("malformed record: state out of range");
+    constexpr uint8_t known_flags = TCPFSM_F_OWNER_MASK | TCPFSM_F_PREV_KNOWN | TCPFSM_F_RESCUED;
+    if (raw.flags & ~known_flags) return Error::runtime("malformed record: unknown flags");
+  } else {
+    // A timewait record has a substate and nothing else of a transition.
+    if (raw.oldstate != 0 || !valid_state(raw.newstate) || raw.flags != 0 || raw.pid != 0)
+      return Error::runtime("malformed timewait record");
+  }
 
   Event e;
+  e.kind = static_cast<EventKind>(raw.kind);
   e.ts_ns = raw.ts_ns;
   e.skaddr = raw.skaddr;
   e.cookie = raw.cookie;
@@ -70,7 +89,7 @@ tcpfsm_event encode_event(const Event& e) {
   raw.family = e.family;
   raw.oldstate = e.oldstate;
   raw.newstate = e.newstate;
-  raw.kind = TCPFSM_EV_STATE;
+  raw.kind = static_cast<uint8_t>(e.kind);
   raw.flags = static_cast<uint8_t>(static_cast<uint8_t>(e.owner) | (e.prev_ns ? TCPFSM_F_PREV_KNOWN : 0) |
                                    (e.rescued ? TCPFSM_F_RESCUED : 0));
   std::memcpy(raw.saddr, e.saddr.data(), sizeof(raw.saddr));

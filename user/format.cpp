@@ -79,6 +79,7 @@ std::string TextFormatter::header() const {
 }
 
 void TextFormatter::append(std::string& out, const Event& e) const {
+  if (e.is_timewait()) return;  // raw timer records: JSON only
   auto it = std::back_inserter(out);
   if (opts_.timestamps) {
     int64_t rt = clock_.to_realtime_ns(e.ts_ns);
@@ -110,9 +111,22 @@ void TextFormatter::append(std::string& out, const Event& e) const {
 
 void JsonFormatter::append(std::string& out, const Event& e) const {
   auto it = std::back_inserter(out);
+  if (e.is_timewait()) {
+    out += R"({"type":"timewait","ts":")";
+    append_rfc3339(out, clock_.to_realtime_ns(e.ts_ns));
+    fmt::format_to(it,
+                   R"(","mono_ns":{},"event":"{}","tw":"{:x}","cookie":{},"netns":{},"family":{},"saddr":"{}",)"
+                   R"("sport":{},"daddr":"{}","dport":{},"substate":"{}"}})"
+                   "\n",
+                   e.ts_ns, kind_name(e.kind), e.skaddr, e.cookie, e.netns, e.family == AF_INET6 ? 6 : 4,
+                   format_addr(e.family, e.saddr), e.sport, format_addr(e.family, e.daddr), e.dport,
+                   state_name(e.newstate));
+    return;
+  }
   out += R"({"type":"state","ts":")";
   append_rfc3339(out, clock_.to_realtime_ns(e.ts_ns));
-  fmt::format_to(it, R"(","sk":"{:x}","cookie":{},"pid":{},"comm":)", e.skaddr, e.cookie, e.pid);
+  fmt::format_to(it, R"(","mono_ns":{},"sk":"{:x}","cookie":{},"pid":{},"comm":)", e.ts_ns, e.skaddr, e.cookie,
+                 e.pid);
   append_json_string(out, e.comm_view());
   fmt::format_to(it, R"(,"owner":"{}","netns":{},"family":{},"saddr":"{}","sport":{},"daddr":"{}","dport":{},)",
                  owner_name(e.owner), e.netns, e.family == AF_INET6 ? 6 : 4, format_addr(e.family, e.saddr),

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   tcpfsm::Status status = tcpfsm::Ok{};
   switch (cl.command) {
     case tcpfsm::Command::Trace: status = tcpfsm::run_trace(cl.trace); break;
+    case tcpfsm::Command::Stats: status = tcpfsm::run_stats(cl.stats); break;
   }
   if (!status) {
     std::fprintf(stderr, "tcpfsm: %s\n", status.error().message.c_str());

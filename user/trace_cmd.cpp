@@ -5,13 +5,13 @@
 #include <chrono>
 
 #include "output.hpp"
+#include "run_control.hpp"
 #include "tcpfsm/commands.hpp"
 #include "tcpfsm/tracer.hpp"
 
 namespace tcpfsm {
 namespace {
 
-std::atomic<bool> g_stop{false};
 
 class TraceSink : public EventSink {
  public:
@@ -36,8 +36,6 @@ class TraceSink : public EventSink {
 
 }  // namespace
 
-void request_stop() { g_stop.store(true, std::memory_order_relaxed); }
-
 Status run_trace(const TraceOptions& opts) {
   if (auto ok = preflight(); !ok) return ok.error();
   TracerOptions topts;
@@ -53,6 +51,7 @@ Status run_trace(const TraceOptions& opts) {
 
   using clock = std::chrono::steady_clock;
   auto start = clock::now();
+  auto next_sweep = start;
   auto deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opts.duration_s));
   auto next_loss_check = start + std::chrono::seconds(1);
   uint64_t reported_lost = 0;
@@ -66,7 +65,7 @@ Status run_trace(const TraceOptions& opts) {
     }
   };
 
-  while (!g_stop.load(std::memory_order_relaxed) && !out.closed()) {
+  while (!stop_requested() && !out.closed()) {
     int timeout = kConsumerPollMs;
     auto now = clock::now();
     if (opts.duration_s > 0) {
@@ -76,6 +75,10 @@ Status run_trace(const TraceOptions& opts) {
     }
     auto n = (*tracer)->poll(sink, timeout);
     if (!n) return n.error();
+    if (clock::now() >= next_sweep) {
+      if (auto s = (*tracer)->sweep_timewait(); !s) return s.error();
+      next_sweep = clock::now() + std::chrono::milliseconds(kTimewaitSweepMs);
+    }
     out.flush();
     if (clock::now() >= next_loss_check) {
       report_losses((*tracer)->counters());

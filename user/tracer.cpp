@@ -164,6 +164,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
                               "; rerun with -v to see libbpf's log",
                           -err);
   }
+  // The sweep is run on demand (BPF_PROG_TEST_RUN), never attached.
+  bpf_program__set_autoattach(impl->skel->progs.tw_substate_sweep, false);
   err = tcpfsm_bpf__attach(impl->skel.get());
   if (err) {
     return Error::runtime("cannot attach to the sock:inet_sock_set_state tracepoint: " +
@@ -189,6 +191,13 @@ Result<int> Tracer::poll(EventSink& sink, int timeout_ms) {
   return std::max(n, 0) + m;
 }
 
+Status Tracer::sweep_timewait() {
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  int err = bpf_prog_test_run_opts(bpf_program__fd(impl_->skel->progs.tw_substate_sweep), &opts);
+  if (err) return Error::runtime("running the timewait sweep failed: " + std::string(std::strerror(errno)), errno);
+  return Ok{};
+}
+
 RunCounters Tracer::counters() const {
   RunCounters c;
   c.events = impl_->events;
@@ -201,6 +210,7 @@ RunCounters Tracer::counters() const {
       for (const auto& pc : per_cpu) {
         c.ringbuf_drops += pc.ringbuf_drops;
         c.rescued += pc.rescued;
+        c.fw2_untracked += pc.fw2_untracked;
       }
     }
   }

@@ -21,12 +21,23 @@ struct TraceOptions {
   size_t ringbuf_bytes = 8u << 20;
 };
 
-enum class Command { Trace };
+struct StatsOptions {
+  FilterSpec filter;
+  bool json = false;
+  double interval_s = 1;    // report every N seconds; 0: only at the end
+  double duration_s = 0;    // 0: until SIGINT/SIGTERM
+  double reconcile_s = 10;  // compare with sock_diag every N seconds; 0: only at start
+  std::string replay;       // a capture of `trace --json` instead of the live kernel
+  size_t ringbuf_bytes = 8u << 20;
+};
+
+enum class Command { Trace, Stats };
 
 struct CommandLine {
-  Command command = Command::Trace;
+  Command command = Command::Stats;
   bool verbose = false;
   TraceOptions trace;
+  StatsOptions stats;
 };
 
 struct ParsedArgs {
@@ -38,7 +49,7 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args);
 
 // "4096", "64K", "8M", "1G" -> bytes.
 Result<size_t> parse_byte_size(std::string_view flag, std::string_view text);
-// Positive, finite seconds ("2", "0.5").
-Result<double> parse_seconds(std::string_view flag, std::string_view text);
+// Positive, finite seconds ("2", "0.5"); with allow_zero, 0 too.
+Result<double> parse_seconds(std::string_view flag, std::string_view text, bool allow_zero = false);
 
 }  // namespace tcpfsm

@@ -10,5 +10,6 @@ namespace tcpfsm {
 void request_stop();
 
 Status run_trace(const TraceOptions& opts);
+Status run_stats(const StatsOptions& opts);
 
 }  // namespace tcpfsm

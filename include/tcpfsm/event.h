@@ -33,6 +33,18 @@ enum tcpfsm_tcp_state {
 /* What a ring buffer record describes. */
 enum tcpfsm_event_kind {
 	TCPFSM_EV_STATE = 1, /* inet_sock_set_state: a full socket changed state */
+	/* The timer of an inet_timewait_sock (TIME_WAIT, or orphaned
+	 * FIN_WAIT2): skaddr is the timewait socket, cookie the cookie of the
+	 * full socket it replaced, newstate its substate, oldstate 0. No
+	 * tracepoint reports a timewait socket's end; its timer does. */
+	TCPFSM_EV_TW_START = 2, /* timer:timer_start: scheduled (again, after a cancel) */
+	TCPFSM_EV_TW_CANCEL = 3, /* timer:timer_cancel: before an expiry, a reschedule or an early kill */
+	TCPFSM_EV_TW_EXPIRE = 4, /* timer:timer_expire_entry: the timer fired */
+	/* An orphaned FIN_WAIT2 timewait socket got its FIN and is now in
+	 * TIME_WAIT. The kernel re-arms the timer silently when the new
+	 * expiry falls in the same timer wheel bucket, so a periodic sweep
+	 * (tw_substate_sweep) reports it; ts is the sweep's time. */
+	TCPFSM_EV_TW_SUBSTATE = 5,
 };
 
 /* Where the pid/comm of an event came from (bits 0-1 of flags). */
@@ -82,6 +94,7 @@ struct tcpfsm_cpu_counters {
 	__u64 busy; /* main program is running on this CPU (not a counter) */
 	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failed: ring buffer full */
 	__u64 rescued; /* nested runs handled by the rescue program */
+	__u64 fw2_untracked; /* FIN_WAIT2 timewait sockets the sweep map had no room for */
 };
 
 #define TCPFSM_EVENT_SIZE 104

@@ -25,7 +25,23 @@ enum class Owner : uint8_t {
 // "none", "task", "recorded", "listener"
 std::string_view owner_name(Owner owner);
 
+enum class EventKind : uint8_t {
+  State = TCPFSM_EV_STATE,        // a full socket changed state
+  TwStart = TCPFSM_EV_TW_START,   // a timewait socket's timer was (re)scheduled
+  TwCancel = TCPFSM_EV_TW_CANCEL,  // ... was cancelled: expiry, reschedule or early kill follows
+  TwExpire = TCPFSM_EV_TW_EXPIRE,  // ... fired: the timewait socket ends
+  TwSubstate = TCPFSM_EV_TW_SUBSTATE,  // FIN_WAIT2 substate -> TIME_WAIT, seen by the sweep
+};
+
+// "state", "start", "cancel", "expire", "substate"
+std::string_view kind_name(EventKind kind);
+
+// For kind State: a transition oldstate -> newstate of the socket `cookie`.
+// For the timewait kinds: skaddr is the inet_timewait_sock, cookie that of
+// the full socket it replaced, newstate its substate (TIME_WAIT or
+// FIN_WAIT2), oldstate 0, and there is no owner.
 struct Event {
+  EventKind kind = EventKind::State;
   uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
   uint64_t skaddr = 0;
   uint64_t cookie = 0;
@@ -44,6 +60,14 @@ struct Event {
   std::array<char, 16> comm{};  // always NUL-terminated
 
   std::string_view comm_view() const;
+  bool is_timewait() const { return kind != EventKind::State; }
+};
+
+// Where decoded events go: a view, the accounting, a test's collector.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& e) = 0;
 };
 
 // Checks size, kind, states, family and flags of one ring buffer record.

@@ -60,6 +60,7 @@ struct RunCounters {
   uint64_t recursion_misses = 0;  // kernel-skipped nested runs (bpf_prog_info)
   uint64_t rescued = 0;         // of those, recorded by the rescue program
   uint64_t malformed = 0;       // records that failed to decode
+  uint64_t fw2_untracked = 0;   // FIN_WAIT2 timewait sockets the substate sweep could not follow
   uint64_t lost_recursion() const { return recursion_misses > rescued ? recursion_misses - rescued : 0; }
 };
 

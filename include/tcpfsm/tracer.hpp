@@ -17,12 +17,8 @@ namespace tcpfsm {
 // How long a consumer waits for a wakeup before draining anyway. The kernel
 // side batches wakeups, so this bounds the latency of light traffic.
 inline constexpr int kConsumerPollMs = 50;
-
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  virtual void on_event(const Event& e) = 0;
-};
+// How often to sweep FIN_WAIT2 timewait sockets for their switch to TIME_WAIT.
+inline constexpr int kTimewaitSweepMs = 100;
 
 struct TracerOptions {
   FilterSpec filter;
@@ -47,6 +43,10 @@ class Tracer {
   // Waits up to timeout_ms for a wakeup, then hands every record already in
   // the ring buffer to sink. Returns the number of records consumed.
   Result<int> poll(EventSink& sink, int timeout_ms);
+
+  // Reports orphaned FIN_WAIT2 timewait sockets that have moved to TIME_WAIT
+  // (their records arrive through the ring buffer). Call every ~100 ms.
+  Status sweep_timewait();
 
   // Loss and delivery counters, read from the kernel now.
   RunCounters counters() const;

@@ -53,11 +53,12 @@ uint16_t local_port(int fd);
 Fd connect_loopback(int family, uint16_t port);
 Fd accept_one(int listen_fd);
 
-// Collects every event the tracer delivers.
+// Collects what the tracer delivers: transitions and timewait records apart.
 class Collector : public EventSink {
  public:
-  void on_event(const Event& e) override { events.push_back(e); }
-  std::vector<Event> events;
+  void on_event(const Event& e) override { (e.is_timewait() ? timewait : events).push_back(e); }
+  std::vector<Event> events;    // EventKind::State
+  std::vector<Event> timewait;  // the timewait socket records
 };
 
 // Starts the real BPF tracer limited to this test's network namespace.

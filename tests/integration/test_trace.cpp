@@ -123,8 +123,17 @@ TEST_P(TraceBothFamilies, ExactTransitionSequenceOfBothEnds) {
       EXPECT_EQ(*(*evs)[i].prev_ns, (*evs)[i].ts_ns - (*evs)[i - 1].ts_ns) << transitions(*evs)[i];
     }
   }
+  // The client's timewait socket, under the client socket's cookie: armed as
+  // an orphaned FIN_WAIT2 (it closed first), or in TIME_WAIT if the server's
+  // FIN reached the full socket first.
+  ASSERT_GE(c.timewait.size(), 1u);
+  EXPECT_EQ(c.timewait[0].kind, EventKind::TwStart);
+  EXPECT_EQ(c.timewait[0].cookie, r.client[0].cookie);
+  EXPECT_THAT(c.timewait[0].newstate, ::testing::AnyOf(TCPFSM_FIN_WAIT2, TCPFSM_TIME_WAIT));
+  EXPECT_EQ(c.timewait[0].sport, client_port);
+  EXPECT_EQ(c.timewait[0].dport, port);
   RunCounters rc = tracer->counters();
-  EXPECT_EQ(rc.events, 12u);
+  EXPECT_EQ(rc.events, 12u + c.timewait.size());
   EXPECT_EQ(rc.ringbuf_drops, 0u);
   EXPECT_EQ(rc.lost_recursion(), 0u);
   EXPECT_EQ(rc.malformed, 0u);
@@ -172,6 +181,7 @@ TEST(Trace, EventsReachUserspaceWithin100msUnderLightTraffic) {
     uint64_t worst = 0;
     size_t n = 0;
     void on_event(const Event& e) override {
+      if (e.is_timewait()) return;
       worst = std::max(worst, mono_ns() - e.ts_ns);
       ++n;
     }

@@ -72,8 +72,15 @@ const BadCase kBad[] = {
     {{"trace", "--bogus"}, "--bogus"},
     {{"trace", "--pid"}, "--pid"},
     {{"trace", "extra"}, "extra"},
-    {{}, "tcpfsm --help"},
-    {{"nosuchcmd"}, "subcommand"},
+    {{"nosuchcmd"}, "nosuchcmd"},
+    {{"stats", "--interval", "banana"}, "--interval"},
+    {{"stats", "--interval", "-1"}, "--interval"},
+    {{"stats", "--duration", "0"}, "--duration"},
+    {{"stats", "--reconcile", "x"}, "--reconcile"},
+    {{"stats", "--replay", ""}, "--replay"},
+    {{"stats", "--replay", "/does/not/exist"}, "--replay"},
+    {{"stats", "-L", "0"}, "-L"},
+    {{"stats", "--pid", ""}, "--pid"},
     // A filter flag given an empty value must not silently mean "no filter".
     {{"trace", "-L", ""}, "-L"},
     {{"trace", "-D", ""}, "-D"},
@@ -214,6 +221,37 @@ TEST(Seconds, Bad) {
     EXPECT_EQ(r.error().kind, Error::Kind::Usage) << s;
     EXPECT_THAT(r.error().message, HasSubstr("--duration")) << s;
   }
+}
+
+}  // namespace
+}  // namespace tcpfsm
+
+namespace tcpfsm {
+namespace {
+
+TEST(CommandLine, NoCommandIsLiveStatsEverySecond) {
+  auto r = parse_command_line({});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->command);
+  EXPECT_EQ(r->command->command, Command::Stats);
+  EXPECT_EQ(r->command->stats.interval_s, 1.0);
+  EXPECT_EQ(r->command->stats.reconcile_s, 10.0);
+  EXPECT_FALSE(r->command->stats.json);
+}
+
+TEST(CommandLine, StatsFlags) {
+  auto r = parse_command_line({"stats", "--json", "--interval", "0", "--duration", "5", "--reconcile", "2.5", "-6",
+                               "-D", "443", "--replay", "-"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const StatsOptions& s = r->command->stats;
+  EXPECT_EQ(r->command->command, Command::Stats);
+  EXPECT_TRUE(s.json);
+  EXPECT_EQ(s.interval_s, 0.0);
+  EXPECT_EQ(s.duration_s, 5.0);
+  EXPECT_EQ(s.reconcile_s, 2.5);
+  EXPECT_EQ(s.filter.family, AF_INET6);
+  EXPECT_EQ(s.filter.dports, std::vector<uint16_t>{443});
+  EXPECT_EQ(s.replay, "-");
 }
 
 }  // namespace

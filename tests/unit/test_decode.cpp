@@ -135,7 +135,7 @@ TEST(Decode, ExactSizeOfValidRecordAccepted) {
 }
 
 TEST(Decode, UnknownKindRejected) {
-  for (int kind : {0, 2, 255}) {
+  for (int kind : {0, 6, 255}) {
     tcpfsm_event raw = valid_raw();
     raw.kind = static_cast<uint8_t>(kind);
     EXPECT_FALSE(decode_event(bytes_of(raw)).ok()) << kind;
@@ -241,6 +241,48 @@ TEST(Decode, FormatAddrUnknownFamilyIsEmpty) {
   std::array<uint8_t, 16> addr{1, 2, 3, 4};
   EXPECT_EQ(format_addr(0, addr), "");
   EXPECT_EQ(format_addr(AF_INET, addr), "1.2.3.4");
+}
+
+}  // namespace
+}  // namespace tcpfsm
+
+namespace tcpfsm {
+namespace {
+
+tcpfsm_event timewait_raw(uint8_t kind) {
+  tcpfsm_event raw{};
+  raw.kind = kind;
+  raw.family = AF_INET;
+  raw.newstate = TCPFSM_TIME_WAIT;
+  raw.cookie = 77;
+  raw.skaddr = 0xffff888000001000;
+  return raw;
+}
+
+TEST(DecodeTimewait, AllThreeKindsDecode) {
+  for (uint8_t kind : {TCPFSM_EV_TW_START, TCPFSM_EV_TW_CANCEL, TCPFSM_EV_TW_EXPIRE, TCPFSM_EV_TW_SUBSTATE}) {
+    tcpfsm_event raw = timewait_raw(kind);
+    auto e = decode_event({reinterpret_cast<const std::byte*>(&raw), sizeof(raw)});
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    EXPECT_EQ(static_cast<uint8_t>(e->kind), kind);
+    EXPECT_TRUE(e->is_timewait());
+    EXPECT_EQ(e->newstate, TCPFSM_TIME_WAIT);
+    EXPECT_EQ(e->cookie, 77u);
+    tcpfsm_event back = encode_event(e.value());
+    EXPECT_EQ(std::memcmp(&back, &raw, sizeof(raw)), 0);
+  }
+}
+
+TEST(DecodeTimewait, RejectsTransitionFieldsOnTimewaitRecords) {
+  tcpfsm_event raw = timewait_raw(TCPFSM_EV_TW_START);
+  raw.oldstate = TCPFSM_FIN_WAIT2;
+  EXPECT_FALSE(decode_event({reinterpret_cast<const std::byte*>(&raw), sizeof(raw)}).ok());
+  raw = timewait_raw(TCPFSM_EV_TW_START);
+  raw.flags = TCPFSM_F_PREV_KNOWN;
+  EXPECT_FALSE(decode_event({reinterpret_cast<const std::byte*>(&raw), sizeof(raw)}).ok());
+  raw = timewait_raw(TCPFSM_EV_TW_START);
+  raw.newstate = 0;
+  EXPECT_FALSE(decode_event({reinterpret_cast<const std::byte*>(&raw), sizeof(raw)}).ok());
 }
 
 }  // namespace

@@ -121,8 +121,9 @@ TEST(JsonString, Appends) {
 
 // ---- JsonFormatter
 
-const std::set<std::string> kBaseKeys = {"type",  "ts",    "sk",    "cookie", "pid",  "comm", "owner",  "netns",
-                                         "family", "saddr", "sport", "daddr",  "dport", "old",  "new", "prev_ns"};
+const std::set<std::string> kBaseKeys = {"type",  "ts",    "mono_ns", "sk",    "cookie", "pid",
+                                         "comm",  "owner", "netns",   "family", "saddr",  "sport",
+                                         "daddr", "dport", "old",     "new",    "prev_ns"};
 
 struct JsonLine {
   std::string raw;
@@ -141,6 +142,7 @@ TEST(JsonFormatter, Ipv4) {
   EXPECT_EQ(keys(j), kBaseKeys);
   EXPECT_EQ(j["type"], "state");
   EXPECT_EQ(j["ts"], "2023-11-14T22:13:20.123456789Z");
+  EXPECT_EQ(j["mono_ns"], 5'000'000'123u);
   EXPECT_EQ(j["sk"], "ffff8880abcd1234");
   EXPECT_EQ(j["cookie"], 4711);
   EXPECT_EQ(j["pid"], 1234);
@@ -397,6 +399,51 @@ TEST(Summary, TextMentionsLosses) {
   EXPECT_THAT(s, HasSubstr("4 malformed"));
 
   EXPECT_THAT(summary_text({}), HasSubstr("0 lost"));
+}
+
+}  // namespace
+}  // namespace tcpfsm
+
+namespace tcpfsm {
+namespace {
+
+TEST(JsonFormatter, TimewaitRecord) {
+  Event e = samples::sample_v4();
+  e.kind = EventKind::TwExpire;
+  e.oldstate = 0;
+  e.newstate = TCPFSM_TIME_WAIT;
+  e.pid = 0;
+  e.prev_ns.reset();
+  e.owner = Owner::None;
+  std::string out;
+  JsonFormatter(WallClock(0)).append(out, e);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["type"], "timewait");
+  EXPECT_EQ(j["event"], "expire");
+  EXPECT_EQ(j["tw"], "ffff8880abcd1234");
+  EXPECT_EQ(j["cookie"], 4711);
+  EXPECT_EQ(j["substate"], "TIME_WAIT");
+  EXPECT_EQ(j["mono_ns"], e.ts_ns);
+  EXPECT_EQ(j["saddr"], "10.0.0.1");
+  EXPECT_EQ(j["dport"], 443);
+  EXPECT_FALSE(j.contains("pid"));
+}
+
+TEST(TextFormatter, TimewaitRecordsAreJsonOnly) {
+  Event e = samples::sample_v4();
+  e.kind = EventKind::TwStart;
+  std::string out;
+  TextFormatter({}, WallClock(0)).append(out, e);
+  EXPECT_EQ(out, "");
+}
+
+TEST(TextFormatter, ControlCharactersInCommBecomeQuestionMarks) {
+  Event e = samples::sample_v4();
+  samples::set_comm(e, "a b\nc");
+  std::string out;
+  TextFormatter({}, WallClock(0)).append(out, e);
+  EXPECT_NE(out.find(" a?b?c "), std::string::npos) << out;
+  EXPECT_EQ(out.find('\n'), out.size() - 1);
 }
 
 }  // namespace

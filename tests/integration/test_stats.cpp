@@ -1,0 +1,232 @@
+// tcpfsm stats against the real kernel: lifetimes of real connections,
+// gauges against ss, TIME_WAIT from its timer, netns teardown.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "harness.hpp"
+#include "tcpfsm/sock_diag.hpp"
+#include "tcpfsm/state_table.hpp"
+#include "tcpfsm/tcp_state.hpp"
+
+namespace tcpfsm::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+uint64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A live StateTable fed by the real tracer, as `tcpfsm stats` runs it.
+class LiveStats : public EventSink {
+ public:
+  explicit LiveStats(FilterSpec filter = {}) : tracer_(start_tracer(filter)), netns_(filter.netns ? filter.netns : self_netns()) {}
+  bool ok() const { return tracer_ != nullptr; }
+  void on_event(const Event& e) override { table.apply(e); }
+
+  // Seeds from a sock_diag dump of the namespace, as stats does at start.
+  void seed() {
+    pump_once(0);
+    uint64_t start = mono_ns();
+    table.begin_dump(start);
+    auto dump = dump_namespaces(netns_);
+    ASSERT_TRUE(dump) << dump.error().message;
+    pump_once(0);
+    table.reconcile(dump->sockets, dump->namespaces, start);
+  }
+  void pump_once(int timeout_ms) {
+    auto n = tracer_->poll(*this, timeout_ms);
+    ASSERT_TRUE(n) << n.error().message;
+    ASSERT_TRUE(tracer_->sweep_timewait());
+    table.settle(mono_ns());
+  }
+  // Polls, sweeps and settles for `d`, or until `done`.
+  void pump(std::chrono::milliseconds d, const std::function<bool()>& done = {}) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+      pump_once(kConsumerPollMs);
+      if (done && done()) return;
+    }
+  }
+  RunCounters counters() const { return tracer_->counters(); }
+
+  StateTable table;
+
+ private:
+  std::unique_ptr<Tracer> tracer_;
+  uint32_t netns_;
+};
+
+// `ss -tan` in this namespace, counted by state as the kernel numbers them.
+std::map<uint8_t, uint64_t> ss_counts() {
+  static const std::map<std::string, uint8_t> names = {
+      {"ESTAB", TCPFSM_ESTABLISHED}, {"SYN-SENT", TCPFSM_SYN_SENT},     {"SYN-RECV", TCPFSM_SYN_RECV},
+      {"FIN-WAIT-1", TCPFSM_FIN_WAIT1}, {"FIN-WAIT-2", TCPFSM_FIN_WAIT2}, {"TIME-WAIT", TCPFSM_TIME_WAIT},
+      {"CLOSE-WAIT", TCPFSM_CLOSE_WAIT}, {"LAST-ACK", TCPFSM_LAST_ACK},   {"LISTEN", TCPFSM_LISTEN},
+      {"CLOSING", TCPFSM_CLOSING}};
+  std::map<uint8_t, uint64_t> out;
+  FILE* p = popen("ss -tan 2>&1", "r");
+  EXPECT_NE(p, nullptr);
+  char line[512];
+  bool header = true;
+  while (p && fgets(line, sizeof(line), p)) {
+    if (header) {
+      header = false;
+      continue;
+    }
+    char state[32] = {};
+    if (sscanf(line, "%31s", state) != 1) continue;
+    auto it = names.find(state);
+    EXPECT_NE(it, names.end()) << "unexpected ss state " << state;
+    if (it != names.end()) ++out[it->second];
+  }
+  if (p) {
+    EXPECT_EQ(pclose(p), 0);
+  }
+  return out;
+}
+
+void expect_matches_ss(const StateTable& t) {
+  auto ss = ss_counts();
+  for (uint8_t s = TCPFSM_ESTABLISHED; s <= TCPFSM_CLOSING; ++s) {
+    if (s == TCPFSM_CLOSE) continue;
+    EXPECT_EQ(t.count(s), ss[s]) << state_name(s);
+  }
+}
+
+TEST(Stats, ShutdownThenCloseLaterMeasuresFinWait2AndCloseWait) {
+  LiveStats live;
+  ASSERT_TRUE(live.ok());
+  live.seed();
+  Fd lis = listen_loopback(AF_INET);
+  Fd client = connect_loopback(AF_INET, local_port(lis.get()));
+  Fd server = accept_one(lis.get());
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);  // client FIN_WAIT2, server CLOSE_WAIT
+  live.pump(1500ms);
+  server.reset();  // server LAST_ACK; client TIME_WAIT
+  live.pump(300ms);
+  client.reset();
+  live.pump(300ms);
+
+  const auto& fw2 = live.table.lifetime(TCPFSM_FIN_WAIT2);
+  const auto& cw = live.table.lifetime(TCPFSM_CLOSE_WAIT);
+  ASSERT_EQ(fw2.count(), 1u);
+  ASSERT_EQ(cw.count(), 1u);
+  for (uint64_t v : {fw2.min(), fw2.max(), cw.min(), cw.max()}) {
+    EXPECT_GE(v, 1'350'000'000u);
+    EXPECT_LE(v, 1'650'000'000u);
+  }
+  // The client's timewait socket took over in TIME_WAIT.
+  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 1u);
+  expect_matches_ss(live.table);
+}
+
+TEST(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
+  Fd keep = listen_loopback(AF_INET6);  // sockets from before the start: seeded, not traced
+  Fd keep_client = connect_loopback(AF_INET6, local_port(keep.get()));
+  LiveStats live;
+  ASSERT_TRUE(live.ok());
+  live.seed();
+  EXPECT_EQ(live.table.preexisting(mono_ns())[TCPFSM_ESTABLISHED].count, 2u);
+  EXPECT_EQ(live.table.count(TCPFSM_LISTEN), 1u);
+  EXPECT_EQ(live.table.count(TCPFSM_ESTABLISHED), 2u);
+
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t port = local_port(lis.get());
+  std::atomic<bool> done{false};
+  std::thread load([&] {
+    for (int i = 0; i < 10000; ++i) {
+      Fd c = connect_loopback(AF_INET, port);
+      Fd s = accept_one(lis.get());
+      c.reset();  // client first: its timewait socket starts as orphaned FIN_WAIT2
+      s.reset();
+    }
+    done = true;
+  });
+  live.pump(120s, [&] { return done.load(); });
+  load.join();
+  live.pump(1s);  // drain, and let the sweep see every FIN_WAIT2 -> TIME_WAIT
+
+  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 10000u);
+  EXPECT_EQ(live.table.count(TCPFSM_LISTEN), 2u);
+  EXPECT_EQ(live.table.count(TCPFSM_ESTABLISHED), 2u);
+  EXPECT_EQ(live.table.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED), 10000u);
+  EXPECT_EQ(live.table.lifetime(TCPFSM_CLOSE_WAIT).count(), 10000u);
+  expect_matches_ss(live.table);
+  RunCounters c = live.counters();
+  EXPECT_EQ(c.ringbuf_drops, 0u);
+  EXPECT_EQ(c.lost_recursion(), 0u);
+  EXPECT_EQ(c.fw2_untracked, 0u);
+}
+
+TEST(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
+  LiveStats live;
+  ASSERT_TRUE(live.ok());
+  live.seed();
+  Fd lis = listen_loopback(AF_INET);
+  Fd client = connect_loopback(AF_INET, local_port(lis.get()));
+  Fd server = accept_one(lis.get());
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  live.pump(50ms);
+  server.reset();  // the client gets the FIN in FIN_WAIT2: TIME_WAIT at once
+  live.pump(50ms);
+  client.reset();
+  live.pump(200ms);
+  ASSERT_EQ(live.table.count(TCPFSM_TIME_WAIT), 1u);
+  live.pump(75s, [&] { return live.table.timewait_ends(TimewaitEnd::Expired) > 0; });
+
+  ASSERT_EQ(live.table.timewait_ends(TimewaitEnd::Expired), 1u);
+  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Killed), 0u);
+  const auto& h = live.table.timewait_lifetime(TimewaitEnd::Expired);
+  ASSERT_EQ(h.count(), 1u);
+  EXPECT_GE(h.min(), 60'000'000'000u);
+  EXPECT_LE(h.max(), 63'000'000'000u);
+  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 0u);
+  expect_matches_ss(live.table);
+}
+
+TEST(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
+  int ns_pipe[2], go_pipe[2];
+  ASSERT_EQ(pipe(ns_pipe), 0);
+  ASSERT_EQ(pipe(go_pipe), 0);
+  pid_t child = fork_child([&] {
+    if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) return 2;
+    uint32_t ino = self_netns();
+    if (write(ns_pipe[1], &ino, sizeof(ino)) != sizeof(ino)) return 3;
+    char byte;
+    if (read(go_pipe[0], &byte, 1) != 1) return 4;
+    Fd lis = listen_loopback(AF_INET);
+    for (int i = 0; i < 5; ++i) one_connection(AF_INET, lis.get(), local_port(lis.get()));
+    std::this_thread::sleep_for(300ms);
+    return 0;  // the last process in the namespace: it goes, and its sockets with it
+  });
+  uint32_t child_ns = 0;
+  ASSERT_EQ(read(ns_pipe[0], &child_ns, sizeof(child_ns)), static_cast<ssize_t>(sizeof(child_ns)));
+  FilterSpec only_child;
+  only_child.netns = child_ns;
+  LiveStats live(only_child);
+  ASSERT_TRUE(live.ok());
+  ASSERT_EQ(write(go_pipe[1], "x", 1), 1);
+  live.pump(3s, [&] { return live.table.count(TCPFSM_TIME_WAIT) == 5; });
+  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 5u);
+  EXPECT_EQ(wait_child(child), 0);
+  live.pump(30s, [&] { return live.table.timewait_ends(TimewaitEnd::Killed) == 5; });
+
+  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Killed), 5u);
+  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Expired), 0u);
+  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 0u);
+  EXPECT_EQ(live.table.timewait_lifetime(TimewaitEnd::Killed).count(), 5u);
+}
+
+}  // namespace
+}  // namespace tcpfsm::test
