@@ -55,6 +55,24 @@ uint64_t hex(const json& j, const char* key) {
   return v;
 }
 
+// The writer escapes each comm byte >= 0x7f as \u00XX (a comm is bytes, not
+// UTF-8); the parser hands back UTF-8, so map U+0000..U+00FF back to bytes.
+std::string latin1_bytes(const std::string& utf8) {
+  std::string out;
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    auto b0 = static_cast<unsigned char>(utf8[i]);
+    if (b0 < 0x80) {
+      out.push_back(static_cast<char>(b0));
+    } else if ((b0 == 0xc2 || b0 == 0xc3) && i + 1 < utf8.size()) {
+      auto b1 = static_cast<unsigned char>(utf8[++i]);
+      out.push_back(static_cast<char>(((b0 & 0x1f) << 6) | (b1 & 0x3f)));
+    } else {
+      throw BadField{"\"comm\" has a character tcpfsm never writes"};
+    }
+  }
+  return out;
+}
+
 void ends(const json& j, Event& e) {
   unsigned fam = number<unsigned>(j, "family");
   if (fam != 4 && fam != 6) throw BadField{"\"family\" must be 4 or 6"};
@@ -86,7 +104,7 @@ Result<ReplayLine> parse_capture_line(std::string_view line) {
       e.kind = EventKind::State;
       e.skaddr = hex(j, "sk");
       e.pid = number<uint32_t>(j, "pid");
-      std::string comm = text(j, "comm");
+      std::string comm = latin1_bytes(text(j, "comm"));
       if (comm.size() >= e.comm.size()) throw BadField{"\"comm\" is longer than 15 bytes"};
       std::memcpy(e.comm.data(), comm.data(), comm.size());
       std::string owner = text(j, "owner");

@@ -134,7 +134,12 @@ void StateTable::apply_timewait(const Event& e) {
     move(t, e.newstate);
   }
   switch (e.kind) {
-    case EventKind::TwStart: t.cancel_ns = 0; break;  // a reschedule
+    case EventKind::TwStart:  // a reschedule
+      // The cancel before it already carried the new substate: the switch
+      // happened then, and this re-arm dates it.
+      if (!t.entry_known && t.cancel_ns && t.entered_ns == t.cancel_ns) t.entry_known = true;
+      t.cancel_ns = 0;
+      break;
     case EventKind::TwCancel: t.cancel_ns = e.ts_ns; break;
     case EventKind::TwExpire: end_timewait(it, TimewaitEnd::Expired, e.ts_ns); break;
     case EventKind::TwSubstate:

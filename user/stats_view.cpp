@@ -22,12 +22,13 @@ double rate(uint64_t now, uint64_t before, double seconds) {
 }  // namespace
 
 std::string human_duration(uint64_t ns) {
+  // Thresholds sit where rounding would otherwise print "1000us" or "100.0s".
   if (ns < 1'000) return fmt::format("{}ns", ns);
-  if (ns < 1'000'000) return fmt::format("{:.0f}us", static_cast<double>(ns) / 1e3);
-  if (ns < 10'000'000) return fmt::format("{:.2f}ms", static_cast<double>(ns) / 1e6);
-  if (ns < 1'000'000'000) return fmt::format("{:.0f}ms", static_cast<double>(ns) / 1e6);
-  if (ns < 100'000'000'000ULL) return fmt::format("{:.1f}s", static_cast<double>(ns) / 1e9);
-  uint64_t s = ns / 1'000'000'000;
+  if (ns < 999'500) return fmt::format("{:.0f}us", static_cast<double>(ns) / 1e3);
+  if (ns < 9'995'000) return fmt::format("{:.2f}ms", static_cast<double>(ns) / 1e6);
+  if (ns < 999'500'000) return fmt::format("{:.0f}ms", static_cast<double>(ns) / 1e6);
+  if (ns < 99'950'000'000ULL) return fmt::format("{:.1f}s", static_cast<double>(ns) / 1e9);
+  uint64_t s = (ns + 500'000'000) / 1'000'000'000;
   if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
   return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
 }
@@ -118,6 +119,7 @@ nlohmann::json StatsView::json(const StateTable& t, const StatsContext& c) {
            {{"expired", t.timewait_ends(TimewaitEnd::Expired)}, {"killed", t.timewait_ends(TimewaitEnd::Killed)}}},
           {"events", c.counters.events},
           {"lost", {{"ringbuf", c.counters.ringbuf_drops}, {"recursion", c.counters.lost_recursion()}}},
+          {"timewait_substate_untracked", c.counters.fw2_untracked},
           {"drift", c.last_drift},
           {"drift_total", c.total_drift},
           {"reconciliations", c.reconciliations},
