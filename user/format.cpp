@@ -19,6 +19,8 @@ int64_t clock_ns(clockid_t id) {
 
 }  // namespace
 
+uint64_t monotonic_ns() { return static_cast<uint64_t>(clock_ns(CLOCK_MONOTONIC)); }
+
 WallClock WallClock::now() {
   // Bracket the realtime read between two monotonic reads and keep the
   // tightest of a few samples.

@@ -19,22 +19,7 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-uint64_t mono_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 bool owner_filtered(const FilterSpec& f) { return f.pid || !f.comm.empty() || f.cgroup_id; }
-
-// The kernel filters what it can; a dump is filtered here the same way.
-bool dump_matches(const FilterSpec& f, const SocketRecord& r) {
-  if (f.family && r.family != f.family) return false;
-  if (f.netns && r.netns != f.netns) return false;
-  if (!f.lports.empty() && std::find(f.lports.begin(), f.lports.end(), r.sport) == f.lports.end()) return false;
-  if (!f.dports.empty() && std::find(f.dports.begin(), f.dports.end(), r.dport) == f.dports.end()) return false;
-  return true;
-}
 
 class TableSink : public EventSink {
  public:
@@ -60,7 +45,7 @@ class Reporter {
  public:
   Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out), tty_(isatty(STDOUT_FILENO)) {}
   void report(const StateTable& t, StatsContext c) {
-    uint64_t now = mono_ns();
+    uint64_t now = monotonic_ns();
     c.interval_s = last_ns_ ? static_cast<double>(now - last_ns_) / 1e9 : 0;
     last_ns_ = now;
     if (opts_.json) {
@@ -129,7 +114,7 @@ Status run_stats(const StatsOptions& opts) {
   auto reconcile = [&]() -> Status {
     if (owner_filtered(opts.filter)) return Ok{};
     if (auto s = drain(); !s) return s;
-    uint64_t start = mono_ns();
+    uint64_t start = monotonic_ns();
     table.begin_dump(start);
     auto dump = dump_namespaces(opts.filter.netns);
     if (!dump) {
@@ -139,7 +124,7 @@ Status run_stats(const StatsOptions& opts) {
     if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
     std::vector<SocketRecord> kept;
     for (const auto& r : dump->sockets) {
-      if (dump_matches(opts.filter, r)) kept.push_back(r);
+      if (opts.filter.matches(r)) kept.push_back(r);  // as the kernel filters events
     }
     if (auto s = drain(); !s) return s;
     auto r = table.reconcile(kept, dump->namespaces, start);
@@ -165,7 +150,7 @@ Status run_stats(const StatsOptions& opts) {
 
   auto report = [&] {
     ctx.counters = (*tracer)->counters();
-    ctx.now_ns = mono_ns();
+    ctx.now_ns = monotonic_ns();
     reporter.report(table, ctx);
     last_report = clock::now();
   };
@@ -179,7 +164,7 @@ Status run_stats(const StatsOptions& opts) {
       if (auto s = (*tracer)->sweep_timewait(); !s) return s.error();
       next_sweep = clock::now() + std::chrono::milliseconds(kTimewaitSweepMs);
     }
-    table.settle(mono_ns());
+    table.settle(monotonic_ns());
     now = clock::now();
     if (opts.reconcile_s > 0 && now >= next_reconcile) {
       if (auto s = reconcile(); !s) return s.error();
@@ -192,7 +177,7 @@ Status run_stats(const StatsOptions& opts) {
     }
   }
   if (auto s = drain(); !s) return s.error();
-  table.settle(mono_ns());
+  table.settle(monotonic_ns());
   if (!out.closed() && (opts.interval_s == 0 || clock::now() - last_report > std::chrono::milliseconds(100) ||
                         last_report == start)) {
     report();

@@ -10,6 +10,7 @@
 
 #include "tcpfsm/event.hpp"
 #include "tcpfsm/result.hpp"
+#include "tcpfsm/sock_diag.hpp"
 
 namespace tcpfsm {
 
@@ -25,6 +26,8 @@ struct FilterSpec {
 
   // Everything but the cgroup, which events do not carry.
   bool matches(const Event& e) const;
+  // A dumped socket: family, netns and ports (a dump names no owner).
+  bool matches(const SocketRecord& r) const;
 };
 
 // "80,443": a comma-separated list of ports 1-65535.

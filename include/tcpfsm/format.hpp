@@ -11,6 +11,9 @@
 
 namespace tcpfsm {
 
+// CLOCK_MONOTONIC now: the clock of the kernel's event times (bpf_ktime_get_ns).
+uint64_t monotonic_ns();
+
 // Maps the kernel's CLOCK_MONOTONIC event times to wall-clock time.
 class WallClock {
  public:

@@ -21,11 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-uint64_t mono_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // A live StateTable fed by the real tracer, as `tcpfsm stats` runs it.
 class LiveStats : public EventSink {
@@ -37,7 +32,7 @@ class LiveStats : public EventSink {
   // Seeds from a sock_diag dump of the namespace, as stats does at start.
   void seed() {
     pump_once(0);
-    uint64_t start = mono_ns();
+    uint64_t start = monotonic_ns();
     table.begin_dump(start);
     auto dump = dump_namespaces(netns_);
     ASSERT_TRUE(dump) << dump.error().message;
@@ -48,7 +43,7 @@ class LiveStats : public EventSink {
     auto n = tracer_->poll(*this, timeout_ms);
     ASSERT_TRUE(n) << n.error().message;
     ASSERT_TRUE(tracer_->sweep_timewait());
-    table.settle(mono_ns());
+    table.settle(monotonic_ns());
   }
   // Polls, sweeps and settles for `d`, or until `done`.
   void pump(std::chrono::milliseconds d, const std::function<bool()>& done = {}) {
@@ -137,7 +132,7 @@ TEST(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
   LiveStats live;
   ASSERT_TRUE(live.ok());
   live.seed();
-  EXPECT_EQ(live.table.preexisting(mono_ns())[TCPFSM_ESTABLISHED].count, 2u);
+  EXPECT_EQ(live.table.preexisting(monotonic_ns())[TCPFSM_ESTABLISHED].count, 2u);
   EXPECT_EQ(live.table.count(TCPFSM_LISTEN), 1u);
   EXPECT_EQ(live.table.count(TCPFSM_ESTABLISHED), 2u);
 

@@ -26,11 +26,6 @@ std::string self_comm() {
   return s;
 }
 
-uint64_t mono_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 struct Roles {
   std::vector<Event> listener, client, server;
@@ -149,14 +144,14 @@ TEST(Trace, PrevNsMeasuresTimeHeldEstablished) {
   Fd lis = listen_loopback(AF_INET);
   uint16_t port = local_port(lis.get());
 
-  uint64_t t0 = mono_ns();
+  uint64_t t0 = monotonic_ns();
   Fd client = connect_loopback(AF_INET, port);
-  uint64_t t1 = mono_ns();
+  uint64_t t1 = monotonic_ns();
   Fd server = accept_one(lis.get());
   std::this_thread::sleep_for(300ms);
-  uint64_t t2 = mono_ns();
+  uint64_t t2 = monotonic_ns();
   client.reset();
-  uint64_t t3 = mono_ns();
+  uint64_t t3 = monotonic_ns();
   server.reset();
 
   ASSERT_TRUE(poll_until(*tracer, c, [&] { return c.events.size() >= 11; }));
@@ -182,7 +177,7 @@ TEST(Trace, EventsReachUserspaceWithin100msUnderLightTraffic) {
     size_t n = 0;
     void on_event(const Event& e) override {
       if (e.is_timewait()) return;
-      worst = std::max(worst, mono_ns() - e.ts_ns);
+      worst = std::max(worst, monotonic_ns() - e.ts_ns);
       ++n;
     }
   } sink;
