@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -147,6 +148,32 @@ pid_t fork_child(const std::function<int()>& fn) {
   pid_t pid = fork();
   if (pid == 0) _exit(fn());
   return pid;
+}
+
+NetnsChild fork_in_new_netns(const std::function<int()>& fn) {
+  int ns_pipe[2], go_pipe[2];
+  NetnsChild c;
+  if (pipe(ns_pipe) != 0 || pipe(go_pipe) != 0) return c;
+  c.pid = fork_child([&] {
+    if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) return 2;
+    uint32_t ino = self_netns();
+    if (write(ns_pipe[1], &ino, sizeof(ino)) != sizeof(ino)) return 3;
+    char byte;
+    if (read(go_pipe[0], &byte, 1) != 1) return 4;
+    return fn();
+  });
+  close(ns_pipe[1]);
+  close(go_pipe[0]);
+  if (read(ns_pipe[0], &c.netns, sizeof(c.netns)) != static_cast<ssize_t>(sizeof(c.netns))) c.netns = 0;
+  close(ns_pipe[0]);
+  c.go = go_pipe[1];
+  return c;
+}
+
+void NetnsChild::release() {
+  EXPECT_EQ(write(go, "x", 1), 1);
+  close(go);
+  go = -1;
 }
 
 int wait_child(pid_t pid) {

@@ -79,6 +79,16 @@ std::vector<std::string> transitions(const std::vector<Event>& events);
 // server closes after `hold_ms`... and the listener stays open.
 void one_connection(int family, int listen_fd, uint16_t port);
 
+// A child process in a network namespace of its own, with lo up: it reports
+// the namespace and waits; release() lets it run its function and exit.
+struct NetnsChild {
+  pid_t pid = -1;
+  uint32_t netns = 0;  // 0 if the child could not set up its namespace
+  int go = -1;
+  void release();
+};
+NetnsChild fork_in_new_netns(const std::function<int()>& fn);
+
 // Forks a child that runs `fn` and exits with its return value; returns pid.
 pid_t fork_child(const std::function<int()>& fn);
 int wait_child(pid_t pid);

@@ -181,22 +181,14 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(KernelFilterNetns, KeepsOnlyTheNamedNamespace) {
   // A child in a network namespace of its own makes one connection there.
-  int ns_pipe[2], go_pipe[2];
-  ASSERT_EQ(pipe(ns_pipe), 0);
-  ASSERT_EQ(pipe(go_pipe), 0);
-  pid_t child = fork_child([&] {
-    if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) return 2;
-    uint32_t ino = self_netns();
-    if (write(ns_pipe[1], &ino, sizeof(ino)) != sizeof(ino)) return 3;
-    char byte;
-    if (read(go_pipe[0], &byte, 1) != 1) return 4;
+  NetnsChild child = fork_in_new_netns([] {
     Fd lis = listen_loopback(AF_INET);
     one_connection(AF_INET, lis.get(), local_port(lis.get()));
     std::this_thread::sleep_for(20ms);
     return 0;
   });
-  uint32_t child_ns = 0;
-  ASSERT_EQ(read(ns_pipe[0], &child_ns, sizeof(child_ns)), static_cast<ssize_t>(sizeof(child_ns)));
+  const uint32_t child_ns = child.netns;
+  ASSERT_NE(child_ns, 0u);
   ASSERT_NE(child_ns, self_netns());
 
   Traffic traffic;
@@ -206,9 +198,9 @@ TEST(KernelFilterNetns, KeepsOnlyTheNamedNamespace) {
   auto ours = start_tracer();
   auto theirs = start_tracer(theirs_spec);
   ASSERT_TRUE(ours && theirs);
-  ASSERT_EQ(write(go_pipe[1], "x", 1), 1);
+  child.release();
   traffic.run();
-  EXPECT_EQ(wait_child(child), 0);
+  EXPECT_EQ(wait_child(child.pid), 0);
 
   Collector mine, foreign;
   ASSERT_TRUE(poll_until(*ours, mine, [&] { return mine.events.size() >= 42; }));
@@ -220,7 +212,7 @@ TEST(KernelFilterNetns, KeepsOnlyTheNamedNamespace) {
   for (const auto& e : mine.events) EXPECT_EQ(e.netns, self_netns());
   for (const auto& e : foreign.events) {
     EXPECT_EQ(e.netns, child_ns);
-    EXPECT_EQ(e.pid, static_cast<uint32_t>(child));
+    EXPECT_EQ(e.pid, static_cast<uint32_t>(child.pid));
   }
 }
 

@@ -191,30 +191,21 @@ TEST(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
 }
 
 TEST(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
-  int ns_pipe[2], go_pipe[2];
-  ASSERT_EQ(pipe(ns_pipe), 0);
-  ASSERT_EQ(pipe(go_pipe), 0);
-  pid_t child = fork_child([&] {
-    if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) return 2;
-    uint32_t ino = self_netns();
-    if (write(ns_pipe[1], &ino, sizeof(ino)) != sizeof(ino)) return 3;
-    char byte;
-    if (read(go_pipe[0], &byte, 1) != 1) return 4;
+  NetnsChild child = fork_in_new_netns([] {
     Fd lis = listen_loopback(AF_INET);
     for (int i = 0; i < 5; ++i) one_connection(AF_INET, lis.get(), local_port(lis.get()));
     std::this_thread::sleep_for(300ms);
     return 0;  // the last process in the namespace: it goes, and its sockets with it
   });
-  uint32_t child_ns = 0;
-  ASSERT_EQ(read(ns_pipe[0], &child_ns, sizeof(child_ns)), static_cast<ssize_t>(sizeof(child_ns)));
+  ASSERT_NE(child.netns, 0u);
   FilterSpec only_child;
-  only_child.netns = child_ns;
+  only_child.netns = child.netns;
   LiveStats live(only_child);
   ASSERT_TRUE(live.ok());
-  ASSERT_EQ(write(go_pipe[1], "x", 1), 1);
+  child.release();
   live.pump(3s, [&] { return live.table.count(TCPFSM_TIME_WAIT) == 5; });
   EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 5u);
-  EXPECT_EQ(wait_child(child), 0);
+  EXPECT_EQ(wait_child(child.pid), 0);
   live.pump(30s, [&] { return live.table.timewait_ends(TimewaitEnd::Killed) == 5; });
 
   EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Killed), 5u);
