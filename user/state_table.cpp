@@ -36,6 +36,7 @@ void StateTable::erase(Map& m, Map::iterator it, uint64_t at_ns) {
   uint64_t& g = gauge(it->second.family, it->second.state);
   if (g) --g;
   if (at_ns >= dump_start_ns_) (&m == &socks_ ? erased_socks_ : erased_tws_).insert(it->first);
+  if (&m == &tws_) cancelled_.erase(it->first);
   m.erase(it);
 }
 
@@ -113,6 +114,7 @@ void StateTable::apply_timewait(const Event& e) {
     t.seen_ns = t.last_event_ns = e.ts_ns;
     if (e.kind == EventKind::TwCancel) {
       t.cancel_ns = e.ts_ns;  // a timewait socket from before we started, ending
+      cancelled_.insert(key);
     } else {
       t.start_known = t.entry_known = true;
       t.start_ns = t.entered_ns = e.ts_ns;
@@ -139,8 +141,12 @@ void StateTable::apply_timewait(const Event& e) {
       // happened then, and this re-arm dates it.
       if (!t.entry_known && t.cancel_ns && t.entered_ns == t.cancel_ns) t.entry_known = true;
       t.cancel_ns = 0;
+      cancelled_.erase(key);
       break;
-    case EventKind::TwCancel: t.cancel_ns = e.ts_ns; break;
+    case EventKind::TwCancel:
+      t.cancel_ns = e.ts_ns;
+      cancelled_.insert(key);
+      break;
     case EventKind::TwExpire: end_timewait(it, TimewaitEnd::Expired, e.ts_ns); break;
     case EventKind::TwSubstate:
     case EventKind::State: break;
@@ -164,11 +170,14 @@ void StateTable::end_timewait(Map::iterator it, TimewaitEnd how, uint64_t at_ns)
 
 void StateTable::settle(uint64_t now_ns) {
   if (now_ns < kKillGraceNs) return;
-  for (auto it = tws_.begin(); it != tws_.end();) {
-    auto next = std::next(it);
-    if (it->second.cancel_ns && it->second.cancel_ns < now_ns - kKillGraceNs)
-      end_timewait(it, TimewaitEnd::Killed, it->second.cancel_ns);
-    it = next;
+  std::vector<uint64_t> killed;
+  for (uint64_t key : cancelled_) {
+    auto it = tws_.find(key);
+    if (it != tws_.end() && it->second.cancel_ns < now_ns - kKillGraceNs) killed.push_back(key);
+  }
+  for (uint64_t key : killed) {
+    auto it = tws_.find(key);
+    end_timewait(it, TimewaitEnd::Killed, it->second.cancel_ns);  // erase() drops it from cancelled_
   }
 }
 
@@ -207,6 +216,7 @@ StateTable::ReconcileResult StateTable::reconcile(const std::vector<SocketRecord
           t.seen_ns < dump_start_ns) {
         uint64_t& g = gauge(t.family, t.state);
         if (g) --g;
+        if (m == &tws_) cancelled_.erase(it->first);
         m->erase(it);
         ++r.removed;
       }

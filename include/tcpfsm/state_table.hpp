@@ -111,6 +111,8 @@ class StateTable {
   bool timewait_needs_tracked_socket_;
   Map socks_;  // full and request sockets, by cookie
   Map tws_;    // timewait sockets, by cookie (the replaced socket's)
+  // Timewait sockets with a pending cancel: settle() looks only at these.
+  std::unordered_set<uint64_t> cancelled_;
   // Keys erased since the last dump started: not resurrected by a dump that
   // read them before they went.
   std::unordered_set<uint64_t> erased_socks_, erased_tws_;
