@@ -33,6 +33,9 @@ const volatile __u8 dport_bits[8192] = {};
 /* Wake the consumer only once this much data is waiting; it also polls on
  * a short timer, so light traffic still arrives promptly. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* 0: only keep the per-socket storage (state entry time, owner) that
+ * sock_diag reads back for `leaks`; no ring buffer records. */
+const volatile __u8 emit_events = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -50,20 +53,11 @@ struct {
  * sk address never sees the previous socket's timestamp. BPF_F_CLONE copies
  * a listener's entry into each child it spawns, which is how accepted
  * sockets learn who listens for them. */
-struct sk_info {
-	__u64 sk; /* the socket this entry was written for */
-	__u64 ts_ns; /* when the socket entered its current state, 0 unknown */
-	__u32 pid; /* owner tgid, 0 unknown */
-	__u8 owner; /* enum tcpfsm_owner */
-	__u8 pad[3];
-	char comm[16];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
-	__type(value, struct sk_info);
+	__type(value, struct tcpfsm_sk_info);
 } sk_infos SEC(".maps");
 
 /*
@@ -127,7 +121,7 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 	__u16 family = sk->__sk_common.skc_family;
 	__u32 netns = sk->__sk_common.skc_net.net->ns.inum;
 	struct tcpfsm_event *e;
-	struct sk_info *si;
+	struct tcpfsm_sk_info *si;
 	__u64 now, prev = 0;
 	__u32 pid = 0;
 	__u16 sport, dport;
@@ -159,8 +153,10 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 		}
 		/* shutdown(SHUT_WR) then close() reports FIN_WAIT1 -> FIN_WAIT1:
 		 * the socket is still in the state it entered earlier. */
-		if (oldstate != newstate)
+		if (oldstate != newstate) {
 			si->ts_ns = now;
+			si->state = newstate;
+		}
 	}
 
 	task = driven_by_current(sk);
@@ -176,6 +172,9 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 		pid = si->pid;
 		flags |= si->owner;
 	}
+
+	if (!emit_events)
+		return;
 
 	/* inet_sport, as the tracepoint itself reports: skc_num is already 0
 	 * when a socket enters CLOSE (inet_put_port runs first). */

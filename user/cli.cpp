@@ -28,27 +28,27 @@ struct RawFilter {
 
 bool given(const CLI::Option* opt) { return opt && opt->count() > 0; }
 
-void add_filter_flags(CLI::App* cmd, RawFilter& raw) {
-  auto* v4 = cmd->add_flag("-4,--ipv4", raw.ipv4, "IPv4 sockets only")->group("Filters (applied in the kernel)");
-  cmd->add_flag("-6,--ipv6", raw.ipv6, "IPv6 sockets only")->excludes(v4)->group("Filters (applied in the kernel)");
+void add_filter_flags(CLI::App* cmd, RawFilter& raw, const std::string& group = "Filters (applied in the kernel)") {
+  auto* v4 = cmd->add_flag("-4,--ipv4", raw.ipv4, "IPv4 sockets only")->group(group);
+  cmd->add_flag("-6,--ipv6", raw.ipv6, "IPv6 sockets only")->excludes(v4)->group(group);
   raw.lports_opt = cmd->add_option("-L,--localport", raw.lports, "Local ports, comma-separated (e.g. 80,443)")
       ->type_name("PORTS")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
   raw.dports_opt = cmd->add_option("-D,--remoteport", raw.dports, "Remote ports, comma-separated")
       ->type_name("PORTS")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
   raw.pid_opt = cmd->add_option("--pid", raw.pid, "Sockets owned by this process id")
       ->type_name("PID")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
   raw.comm_opt = cmd->add_option("--comm", raw.comm, "Sockets owned by a process with this name (exact, as in /proc/PID/comm)")
       ->type_name("NAME")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
   raw.netns_opt = cmd->add_option("--netns", raw.netns, "Sockets in this network namespace (inode from 'readlink /proc/PID/ns/net')")
       ->type_name("INODE")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
   raw.cgroup_opt = cmd->add_option("--cgroup", raw.cgroup, "Sockets created in this cgroup v2 directory or below it")
       ->type_name("PATH")
-      ->group("Filters (applied in the kernel)");
+      ->group(group);
 }
 
 Result<FilterSpec> to_filter(const RawFilter& raw) {
@@ -176,7 +176,7 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   // stats
   RawFilter sraw;
   StatsOptions stats;
-  std::string sinterval, sduration, sreconcile, sringbuf;
+  std::string sinterval, sduration, sreconcile, sringbuf, sstuck;
   auto* scmd = app.add_subcommand("stats", "Live per-state socket counts, transition counts and time spent in each state");
   scmd->footer(
       "Counts start from a sock_diag dump (what 'ss -tan' reads) and follow every transition; a periodic\n"
@@ -198,6 +198,11 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
       scmd->add_option("--reconcile", sreconcile, "Compare with sock_diag every N seconds; 0: only at start (default 10)")
           ->type_name("SECONDS")
           ->group("Run");
+  auto* sstuck_opt =
+      scmd->add_option("--stuck-min-age", sstuck,
+                       "Stuck-socket section: holders of sockets in CLOSE_WAIT etc. for longer than this (default 10)")
+          ->type_name("SECONDS")
+          ->group("Output");
   auto* sreplay_opt = scmd->add_option("--replay", stats.replay, "Compute from a 'trace --json' capture ('-': stdin)")
                           ->type_name("FILE")
                           ->group("Run");
@@ -205,6 +210,35 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
                            ->type_name("BYTES")
                            ->group("Run");
   add_filter_flags(scmd, sraw);
+
+  // leaks
+  RawFilter lraw;
+  LeaksOptions leaks;
+  std::string lmin_age, lwatch, lduration;
+  auto* lcmd = app.add_subcommand("leaks", "Name the processes holding sockets stuck in CLOSE_WAIT and other states");
+  lcmd->footer(
+      "Lists sockets held longer than --min-age in CLOSE_WAIT (the owner never called close(): always an\n"
+      "application bug, no sysctl fixes it), FIN_WAIT2 (a peer that never closes), LAST_ACK, CLOSING, SYN_SENT\n"
+      "(unreachable peers) and SYN_RECV (handshakes never completed), grouped by the process holding them,\n"
+      "found as 'ss -p' does: the socket's inode among /proc/PID/fd. Sockets a process closed but the kernel\n"
+      "still finishes are 'orphaned'; sockets not yet accepted belong to the process that listens.\n"
+      "Ages are exact for sockets tcpfsm saw entering the state (~: estimated, for sockets found in it).\n"
+      "+/MIN: sockets that crossed --min-age in the last minute, i.e. how fast the pile grows.\n"
+      "Examples:\n"
+      "  tcpfsm leaks                        # once, now\n"
+      "  tcpfsm leaks --watch 5 --min-age 60 # every 5 s, sockets stuck for over a minute\n"
+      "  tcpfsm leaks --json | jq '.[] | select(.state==\"CLOSE_WAIT\") | {pid, comm, count}'");
+  lcmd->add_flag("--json", leaks.json, "A JSON array of groups (one array per line with --watch)")->group("Output");
+  auto* lmin_age_opt = lcmd->add_option("--min-age", lmin_age, "Only sockets in their state longer than this (default 10)")
+                           ->type_name("SECONDS")
+                           ->group("Output");
+  auto* lwatch_opt = lcmd->add_option("--watch", lwatch, "Report again every N seconds until Ctrl-C")
+                         ->type_name("SECONDS")
+                         ->group("Run");
+  auto* lduration_opt = lcmd->add_option("--duration", lduration, "With --watch: stop after this many seconds")
+                            ->type_name("SECONDS")
+                            ->group("Run");
+  add_filter_flags(lcmd, lraw, "Filters (--pid, --comm and --cgroup select the holding process)");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -239,6 +273,27 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
     return ParsedArgs{std::move(cl), 0};
   }
 
+  if (lcmd->parsed()) {
+    cl.command = Command::Leaks;
+    auto filter = to_filter(lraw);
+    if (!filter) return filter.error();
+    leaks.filter = std::move(filter.value());
+    for (auto [opt, text, dst, flag, zero] :
+         {std::tuple{lmin_age_opt, &lmin_age, &leaks.min_age_s, "--min-age", true},
+          std::tuple{lwatch_opt, &lwatch, &leaks.watch_s, "--watch", false},
+          std::tuple{lduration_opt, &lduration, &leaks.duration_s, "--duration", false}}) {
+      if (!given(opt)) continue;
+      auto v = parse_seconds(flag, *text, zero);
+      if (!v) return v.error();
+      *dst = v.value();
+    }
+    if (given(lduration_opt) && !given(lwatch_opt)) {
+      return Error::usage("--duration needs --watch: without it, leaks reports once and exits");
+    }
+    cl.leaks = std::move(leaks);
+    return ParsedArgs{std::move(cl), 0};
+  }
+
   cl.command = Command::Stats;  // also without a subcommand
   auto filter = to_filter(sraw);
   if (!filter) return filter.error();
@@ -246,7 +301,8 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   for (auto [opt, text, dst, flag, zero] :
        {std::tuple{sinterval_opt, &sinterval, &stats.interval_s, "--interval", true},
         std::tuple{sduration_opt, &sduration, &stats.duration_s, "--duration", false},
-        std::tuple{sreconcile_opt, &sreconcile, &stats.reconcile_s, "--reconcile", true}}) {
+        std::tuple{sreconcile_opt, &sreconcile, &stats.reconcile_s, "--reconcile", true},
+        std::tuple{sstuck_opt, &sstuck, &stats.stuck_min_age_s, "--stuck-min-age", true}}) {
     if (!given(opt)) continue;
     auto v = parse_seconds(flag, *text, zero);
     if (!v) return v.error();

@@ -8,6 +8,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -25,6 +26,8 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "tcpfsm/event.h"
 
 namespace tcpfsm {
 namespace {
@@ -65,20 +68,52 @@ class UniqueFd {
   int fd_;
 };
 
-// Whether the attributes of one SOCK_DIAG_BY_FAMILY message include
-// INET_DIAG_SHUTDOWN; nullopt when an attribute header or length is bad.
-std::optional<bool> has_shutdown_attr(const std::byte* p, size_t len) {
-  bool found = false;
+// Calls fn(type, payload, payload_len) for each attribute in [p, p + len).
+// False when an attribute header or length is bad.
+template <typename Fn>
+bool walk_attrs(const std::byte* p, size_t len, Fn&& fn) {
   while (len >= sizeof(nlattr)) {
     const auto a = load<nlattr>(p);
-    if (a.nla_len < sizeof(nlattr) || a.nla_len > len) return std::nullopt;
-    if ((a.nla_type & NLA_TYPE_MASK) == INET_DIAG_SHUTDOWN) found = true;
+    if (a.nla_len < sizeof(nlattr) || a.nla_len > len) return false;
+    if (!fn(a.nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, a.nla_len - std::min<size_t>(NLA_HDRLEN, a.nla_len)))
+      return false;
     const size_t step = std::min(align4(a.nla_len), len);
     p += step;
     len -= step;
   }
-  if (len != 0) return std::nullopt;  // bytes too few for an attribute header
-  return found;
+  return len == 0;  // otherwise: bytes too few for an attribute header
+}
+
+struct Attrs {
+  bool shutdown = false;  // INET_DIAG_SHUTDOWN present: a full socket
+  std::optional<uint32_t> last_ack_recv_ms;
+  std::optional<tcpfsm_sk_info> storage;
+};
+
+// The attributes of one SOCK_DIAG_BY_FAMILY message; nullopt when malformed.
+std::optional<Attrs> parse_attrs(const std::byte* p, size_t len) {
+  Attrs out;
+  auto storage_value = [&](uint16_t type, const std::byte* v, size_t vlen) {
+    if (type == SK_DIAG_BPF_STORAGE_MAP_VALUE && vlen >= sizeof(tcpfsm_sk_info)) out.storage = load<tcpfsm_sk_info>(v);
+    return true;
+  };
+  auto storages = [&](uint16_t type, const std::byte* v, size_t vlen) {
+    return type != SK_DIAG_BPF_STORAGE || walk_attrs(v, vlen, storage_value);
+  };
+  const bool ok = walk_attrs(p, len, [&](uint16_t type, const std::byte* v, size_t vlen) {
+    switch (type) {
+      case INET_DIAG_SHUTDOWN: out.shutdown = true; return true;
+      case INET_DIAG_INFO:
+        // Older kernels send a shorter tcp_info: then the field is absent.
+        if (vlen >= offsetof(tcp_info, tcpi_last_ack_recv) + sizeof(uint32_t))
+          out.last_ack_recv_ms = load<uint32_t>(v + offsetof(tcp_info, tcpi_last_ack_recv));
+        return true;
+      case INET_DIAG_SK_BPF_STORAGES: return walk_attrs(v, vlen, storages);
+      default: return true;
+    }
+  });
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 std::string malformed(const std::string& what) {
@@ -155,8 +190,8 @@ Result<DumpProgress> parse_inet_diag(std::span<const std::byte> buf, uint32_t ne
                       EPROTO);
         }
         const size_t attr_off = std::min(kMsgLen, plen);
-        const auto shutdown_attr = has_shutdown_attr(payload + attr_off, plen - attr_off);
-        if (!shutdown_attr) {
+        const auto attrs = parse_attrs(payload + attr_off, plen - attr_off);
+        if (!attrs) {
           return fail(malformed(fmt::format("socket record at offset {} has a malformed attribute", off)), EPROTO);
         }
 
@@ -168,7 +203,7 @@ Result<DumpProgress> parse_inet_diag(std::span<const std::byte> buf, uint32_t ne
         r.timewait = m.idiag_timer == kTimerTimeWait;
         // tcp_req_diag_fill() reports TCP_SYN_RECV with no attributes but INET_DIAG_MARK, while every
         // full socket carries INET_DIAG_SHUTDOWN (inet_diag_msg_attrs_fill), TFO children in SYN_RECV too.
-        r.request = !r.timewait && m.idiag_state == kTcpSynRecv && !*shutdown_attr;
+        r.request = !r.timewait && m.idiag_state == kTcpSynRecv && !attrs->shutdown;
         r.cookie = uint64_t{m.id.idiag_cookie[0]} | uint64_t{m.id.idiag_cookie[1]} << 32;
         r.inode = m.idiag_inode;
         r.uid = m.idiag_uid;
@@ -179,6 +214,18 @@ Result<DumpProgress> parse_inet_diag(std::span<const std::byte> buf, uint32_t ne
         std::memcpy(r.daddr.data(), m.id.idiag_dst, addr_len);
         r.sport = ntohs(m.id.idiag_sport);
         r.dport = ntohs(m.id.idiag_dport);
+        if (!r.timewait && !r.request) {
+          r.rqueue = m.idiag_rqueue;
+          r.wqueue = m.idiag_wqueue;
+        }
+        if (attrs->last_ack_recv_ms) {
+          r.has_last_ack_recv = true;
+          r.last_ack_recv_ms = *attrs->last_ack_recv_ms;
+        }
+        // The storage dates the state it names; an entry cloned from a
+        // listener, or one of a state the socket has left, dates nothing.
+        if (attrs->storage && attrs->storage->ts_ns && attrs->storage->state == r.state && !r.timewait)
+          r.state_since_ns = attrs->storage->ts_ns;
         out.push_back(r);
         break;
       }
@@ -196,27 +243,41 @@ namespace {
 
 const char* family_name(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
 
-Status dump_family(int fd, int family, uint32_t seq, uint32_t netns, std::vector<std::byte>& buf,
-                   std::vector<SocketRecord>& out) {
+Status dump_family(int fd, int family, uint32_t seq, uint32_t netns, const DumpRequest& want,
+                   std::vector<std::byte>& buf, std::vector<SocketRecord>& out) {
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
+    // INET_DIAG_REQ_SK_BPF_STORAGES { SK_DIAG_BPF_STORAGE_REQ_MAP_FD: u32 }
+    nlattr storages;
+    nlattr map_fd;
+    uint32_t fd;
   } request{};
-  static_assert(sizeof(request) == sizeof(nlmsghdr) + sizeof(inet_diag_req_v2));
-  request.nlh.nlmsg_len = sizeof(request);
+  static_assert(sizeof(request) == sizeof(nlmsghdr) + sizeof(inet_diag_req_v2) + 2 * sizeof(nlattr) + 4);
+  const bool storage = want.storage_map_fd >= 0;
+  const size_t len = storage ? sizeof(request) : sizeof(nlmsghdr) + sizeof(inet_diag_req_v2);
+  request.nlh.nlmsg_len = static_cast<uint32_t>(len);
   request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   request.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   request.nlh.nlmsg_seq = seq;
   request.req.sdiag_family = static_cast<uint8_t>(family);
   request.req.sdiag_protocol = IPPROTO_TCP;
-  request.req.idiag_states = ~0U;  // every state, TIME_WAIT and NEW_SYN_RECV included
+  request.req.idiag_states = want.states;  // ~0: every state, TIME_WAIT and NEW_SYN_RECV included
+  if (want.tcp_info) request.req.idiag_ext = 1U << (INET_DIAG_INFO - 1);
+  if (storage) {
+    request.storages.nla_len = 2 * sizeof(nlattr) + 4;
+    request.storages.nla_type = NLA_F_NESTED | INET_DIAG_REQ_SK_BPF_STORAGES;
+    request.map_fd.nla_len = sizeof(nlattr) + 4;
+    request.map_fd.nla_type = SK_DIAG_BPF_STORAGE_REQ_MAP_FD;
+    request.fd = static_cast<uint32_t>(want.storage_map_fd);
+  }
 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   for (;;) {
     const ssize_t n =
-        sendto(fd, &request, sizeof(request), 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof(kernel));
-    if (n == static_cast<ssize_t>(sizeof(request))) break;
+        sendto(fd, &request, len, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof(kernel));
+    if (n == static_cast<ssize_t>(len)) break;
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     const int err = n < 0 ? errno : EIO;
     return Error::runtime(fmt::format("cannot send the sock_diag dump request for {} TCP sockets: {}; is "
@@ -322,7 +383,7 @@ Entered enter_namespace(uint32_t ino, const std::vector<std::string>& paths, int
 
 }  // namespace
 
-Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns) {
+Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns, const DumpRequest& req) {
   const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (fd < 0) {
     const int err = errno;
@@ -334,13 +395,13 @@ Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns) {
   std::vector<std::byte> buf(64 * 1024);
   uint32_t seq = 0;
   for (const int family : {AF_INET, AF_INET6}) {
-    auto st = dump_family(fd, family, ++seq, netns, buf, out);
+    auto st = dump_family(fd, family, ++seq, netns, req, buf, out);
     if (!st) return st.error();
   }
   return out;
 }
 
-Result<NamespaceDump> dump_namespaces(uint32_t only_netns) {
+Result<NamespaceDump> dump_namespaces(uint32_t only_netns, const DumpRequest& req) {
   const auto self = own_netns();
   if (!self) return self.error();
   const uint32_t own = *self;
@@ -348,7 +409,7 @@ Result<NamespaceDump> dump_namespaces(uint32_t only_netns) {
   NamespaceDump result;
   if (only_netns == 0 || only_netns == own) {
     // The caller's own namespace needs no setns.
-    auto sockets = dump_tcp_sockets(own);
+    auto sockets = dump_tcp_sockets(own, req);
     if (!sockets) return sockets.error();
     result.sockets = std::move(sockets.value());
     result.namespaces.push_back(own);
@@ -399,7 +460,7 @@ Result<NamespaceDump> dump_namespaces(uint32_t only_netns) {
           ++result.unreachable;
           continue;
         }
-        auto sockets = dump_tcp_sockets(ino);
+        auto sockets = dump_tcp_sockets(ino, req);
         if (!sockets) {
           failure = Error::runtime(fmt::format("network namespace {}: {}", ino, sockets.error().message),
                                    sockets.error().err);

@@ -2,12 +2,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
 #include "output.hpp"
 #include "run_control.hpp"
 #include "tcpfsm/commands.hpp"
+#include "tcpfsm/leak_watcher.hpp"
 #include "tcpfsm/replay.hpp"
 #include "tcpfsm/sock_diag.hpp"
 #include "tcpfsm/state_table.hpp"
@@ -101,6 +103,21 @@ Status run_stats(const StatsOptions& opts) {
   StateTable table(owner_filtered(opts.filter));
   TableSink sink(table, nullptr);
   StatsContext ctx;
+  // Holders of stuck sockets, found on a thread of their own.
+  LeakWatcherOptions wopts;
+  wopts.filter = opts.filter;
+  wopts.storage_map_fd = (*tracer)->sk_storage_map_fd();
+  wopts.leak.min_age_ns = static_cast<uint64_t>(opts.stuck_min_age_s * 1e9);
+  wopts.leak.pid = opts.filter.pid;
+  wopts.leak.comm = opts.filter.comm;
+  if (!opts.filter.cgroup_path.empty()) {
+    auto rel = cgroup_relative(opts.filter.cgroup_path);
+    if (!rel) return rel.error();
+    wopts.leak.cgroup_under = rel.value();
+  }
+  wopts.period = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(opts.interval_s, 1.0, 5.0) * 1000));
+  ctx.stuck_min_age_ns = wopts.leak.min_age_ns;
+  LeakWatcher watcher(std::move(wopts));
   Output out(STDOUT_FILENO);
   Reporter reporter(opts, out);
 
@@ -151,6 +168,7 @@ Status run_stats(const StatsOptions& opts) {
   auto report = [&] {
     ctx.counters = (*tracer)->counters();
     ctx.now_ns = monotonic_ns();
+    ctx.stuck = watcher.latest();
     reporter.report(table, ctx);
     last_report = clock::now();
   };

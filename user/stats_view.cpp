@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <iterator>
+#include <vector>
 
 #include "tcpfsm/tcp_state.hpp"
 
@@ -71,6 +73,26 @@ std::string StatsView::text(const StateTable& t, const StatsContext& c) {
     fmt::format_to(it, "orphaned FIN_WAIT2 (timewait): {} ended, p50 {}, max {}\n", fw2.count(),
                    human_duration(fw2.quantile(0.5)), human_duration(fw2.max()));
   }
+  if (c.stuck) {
+    // Worst holders across states: a leak is many sockets, held long.
+    std::vector<const LeakGroup*> top;
+    for (const auto& g : c.stuck->groups) top.push_back(&g);
+    std::stable_sort(top.begin(), top.end(), [](const LeakGroup* a, const LeakGroup* b) { return a->count > b->count; });
+    if (top.empty()) {
+      fmt::format_to(it, "stuck: no socket held in CLOSE_WAIT, FIN_WAIT2, LAST_ACK, CLOSING, SYN_SENT or SYN_RECV over {}\n",
+                     human_duration(c.stuck_min_age_ns));
+    } else {
+      fmt::format_to(it, "stuck (held over {}; 'tcpfsm leaks' for details):\n", human_duration(c.stuck_min_age_ns));
+      for (size_t i = 0; i < top.size() && i < kStuckShownText; ++i) {
+        const LeakGroup& g = *top[i];
+        std::string who = g.process ? fmt::format("pid {} {}", g.process->pid, g.process->comm)
+                                    : std::string(g.kind == HolderKind::Orphaned ? "(orphaned)" : "(unknown)");
+        fmt::format_to(it, "  {:<12} {:>6}  oldest {:>8}  {}\n", state_name(g.state), g.count,
+                       human_duration(g.oldest_ns), who);
+      }
+      if (top.size() > kStuckShownText) fmt::format_to(it, "  ... {} more holders\n", top.size() - kStuckShownText);
+    }
+  }
   fmt::format_to(it, "events {}, lost {} (ring buffer {}, recursion {}); drift {} at last reconciliation ({} in {})\n",
                  c.counters.events, c.counters.ringbuf_drops + c.counters.lost_recursion(), c.counters.ringbuf_drops,
                  c.counters.lost_recursion(), c.last_drift, c.total_drift, c.reconciliations);
@@ -108,7 +130,16 @@ nlohmann::json StatsView::json(const StateTable& t, const StatsContext& c) {
   }
   prev_entered_ = t.entered();
   prev_left_ = t.left();
+  nlohmann::json stuck = nullptr;
+  if (c.stuck) {
+    stuck = nlohmann::json::array();
+    std::vector<const LeakGroup*> top;
+    for (const auto& g : c.stuck->groups) top.push_back(&g);
+    std::stable_sort(top.begin(), top.end(), [](const LeakGroup* a, const LeakGroup* b) { return a->count > b->count; });
+    for (size_t i = 0; i < top.size() && i < kStuckShownJson; ++i) stuck.push_back(leak_group_json(*top[i]));
+  }
   return {{"type", "stats"},
+          {"stuck", std::move(stuck)},
           {"states", std::move(states)},
           {"states_by_family", {{"4", std::move(v4)}, {"6", std::move(v6)}}},
           {"transitions", std::move(transitions)},

@@ -101,6 +101,7 @@ struct Tracer::Impl {
   EventSink* sink = nullptr;
   uint64_t events = 0;
   uint64_t malformed = 0;
+  bool events_on = true;
 
   static int on_record(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Impl*>(ctx);
@@ -149,7 +150,15 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
   }
   // Wake the consumer once a quarter of the ring (at most 1 MiB) is waiting.
   ro->wakeup_bytes = std::min<size_t>(opts.ringbuf_bytes / 4, 1u << 20);
-  int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(opts.ringbuf_bytes));
+  ro->emit_events = opts.events ? 1 : 0;
+  if (!opts.events) {
+    for (bpf_program* p : {impl->skel->progs.on_timer_start, impl->skel->progs.on_timer_cancel,
+                           impl->skel->progs.on_timer_expire, impl->skel->progs.tw_substate_sweep})
+      bpf_program__set_autoload(p, false);
+  }
+  impl->events_on = opts.events;
+  const size_t ring = opts.events ? opts.ringbuf_bytes : page;
+  int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(ring));
   if (err) return Error::runtime("cannot size the ring buffer: " + std::string(std::strerror(-err)), -err);
 
   err = tcpfsm_bpf__load(impl->skel.get());
@@ -192,11 +201,14 @@ Result<int> Tracer::poll(EventSink& sink, int timeout_ms) {
 }
 
 Status Tracer::sweep_timewait() {
+  if (!impl_->events_on) return Ok{};
   LIBBPF_OPTS(bpf_test_run_opts, opts);
   int err = bpf_prog_test_run_opts(bpf_program__fd(impl_->skel->progs.tw_substate_sweep), &opts);
   if (err) return Error::runtime("running the timewait sweep failed: " + std::string(std::strerror(errno)), errno);
   return Ok{};
 }
+
+int Tracer::sk_storage_map_fd() const { return bpf_map__fd(impl_->skel->maps.sk_infos); }
 
 RunCounters Tracer::counters() const {
   RunCounters c;

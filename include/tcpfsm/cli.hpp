@@ -27,17 +27,29 @@ struct StatsOptions {
   double interval_s = 1;    // report every N seconds; 0: only at the end
   double duration_s = 0;    // 0: until SIGINT/SIGTERM
   double reconcile_s = 10;  // compare with sock_diag every N seconds; 0: only at start
+  double stuck_min_age_s = 10;  // the stuck-sockets section: held longer than this
   std::string replay;       // a capture of `trace --json` instead of the live kernel
   size_t ringbuf_bytes = 8u << 20;
 };
 
-enum class Command { Trace, Stats };
+struct LeaksOptions {
+  // Family, netns and ports select sockets; pid, comm and cgroup select the
+  // processes that hold them.
+  FilterSpec filter;
+  bool json = false;
+  double min_age_s = 10;  // report sockets in a stuck state for longer than this
+  double watch_s = 0;     // 0: report once; N: every N seconds until stopped
+  double duration_s = 0;  // with --watch: stop after this long
+};
+
+enum class Command { Trace, Stats, Leaks };
 
 struct CommandLine {
   Command command = Command::Stats;
   bool verbose = false;
   TraceOptions trace;
   StatsOptions stats;
+  LeaksOptions leaks;
 };
 
 struct ParsedArgs {

@@ -99,6 +99,21 @@ struct tcpfsm_cpu_counters {
 
 #define TCPFSM_EVENT_SIZE 104
 
+/* The BPF socket storage kept for every traced socket (map sk_infos). It is
+ * also read back through sock_diag (INET_DIAG_REQ_SK_BPF_STORAGES), which is
+ * how `leaks` learns when a socket entered its current state. */
+struct tcpfsm_sk_info {
+	__u64 sk; /* the socket this entry was written for (a clone copies its listener's) */
+	__u64 ts_ns; /* CLOCK_MONOTONIC time it entered `state`, 0 unknown */
+	__u32 pid; /* owner tgid, 0 unknown */
+	__u8 owner; /* enum tcpfsm_owner */
+	__u8 state; /* the state ts_ns refers to */
+	__u8 pad[2];
+	char comm[16];
+};
+
+#define TCPFSM_SK_INFO_SIZE 40
+
 #ifdef __cplusplus
 #include <cstddef>
 static_assert(sizeof(tcpfsm_event) == TCPFSM_EVENT_SIZE);
@@ -109,6 +124,9 @@ static_assert(offsetof(tcpfsm_event, flags) == 48);
 static_assert(offsetof(tcpfsm_event, saddr) == 56);
 static_assert(offsetof(tcpfsm_event, daddr) == 72);
 static_assert(offsetof(tcpfsm_event, comm) == 88);
+static_assert(sizeof(tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE);
+static_assert(offsetof(tcpfsm_sk_info, ts_ns) == 8);
+static_assert(offsetof(tcpfsm_sk_info, state) == 21);
 #else
 _Static_assert(sizeof(struct tcpfsm_event) == TCPFSM_EVENT_SIZE, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, prev_ns) == 24, "event layout");
@@ -118,6 +136,9 @@ _Static_assert(__builtin_offsetof(struct tcpfsm_event, flags) == 48, "event layo
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, saddr) == 56, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, daddr) == 72, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, comm) == 88, "event layout");
+_Static_assert(sizeof(struct tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE, "sk_info layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, ts_ns) == 8, "sk_info layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, state) == 21, "sk_info layout");
 #endif
 
 #endif /* TCPFSM_EVENT_H */

@@ -27,6 +27,23 @@ struct SocketRecord {
   std::array<uint8_t, 16> daddr{};
   uint16_t sport = 0;  // host byte order
   uint16_t dport = 0;
+  uint32_t rqueue = 0;  // idiag_rqueue: unread bytes (full sockets), as ss's Recv-Q
+  uint32_t wqueue = 0;  // idiag_wqueue: unsent or unacknowledged bytes, Send-Q
+  // With DumpRequest::tcp_info: ms since the last ACK arrived
+  // (tcpi_last_ack_recv); full sockets only.
+  bool has_last_ack_recv = false;
+  uint32_t last_ack_recv_ms = 0;
+  // With DumpRequest::storage_map_fd: tcpfsm's BPF storage of this socket,
+  // when it holds an entry time for the state the socket is in now:
+  // CLOCK_MONOTONIC ns at which it entered `state`. 0: unknown.
+  uint64_t state_since_ns = 0;
+};
+
+// What a dump asks the kernel for. The defaults give every socket, no extras.
+struct DumpRequest {
+  uint32_t states = ~0U;  // bit (1 << state); the kernel filters
+  bool tcp_info = false;  // INET_DIAG_INFO, for last_ack_recv_ms
+  int storage_map_fd = -1;  // a BPF_MAP_TYPE_SK_STORAGE of struct tcpfsm_sk_info
 };
 
 enum class DumpProgress { More, Done };
@@ -39,7 +56,7 @@ Result<DumpProgress> parse_inet_diag(std::span<const std::byte> buf, uint32_t ne
 
 // Dumps all TCP sockets (IPv4 and IPv6, every state) of the calling thread's
 // network namespace; records carry `netns`.
-Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns);
+Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns, const DumpRequest& req = {});
 
 struct NamespaceDump {
   std::vector<SocketRecord> sockets;
@@ -50,6 +67,6 @@ struct NamespaceDump {
 // Dumps every network namespace reachable through /proc/*/ns/net and
 // /run/netns/* (entered with setns in a helper thread, so the caller's
 // namespace never changes), or only `only_netns` when it is nonzero.
-Result<NamespaceDump> dump_namespaces(uint32_t only_netns);
+Result<NamespaceDump> dump_namespaces(uint32_t only_netns, const DumpRequest& req = {});
 
 }  // namespace tcpfsm

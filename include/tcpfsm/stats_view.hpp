@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "tcpfsm/format.hpp"
+#include "tcpfsm/leaks.hpp"
 #include "tcpfsm/state_table.hpp"
 
 namespace tcpfsm {
@@ -20,7 +22,15 @@ struct StatsContext {
   uint64_t total_drift = 0;
   uint64_t reconciliations = 0;
   bool seeded = false;         // counts started from a sock_diag dump
+  // The newest leak pass (live only): holders of stuck sockets.
+  std::optional<LeakReport> stuck;
+  uint64_t stuck_min_age_ns = 0;
 };
+
+// How many holders of stuck sockets a stats report shows (text), and
+// carries (JSON): bounded, worst first.
+inline constexpr size_t kStuckShownText = 5;
+inline constexpr size_t kStuckShownJson = 20;
 
 class StatsView {
  public:

@@ -24,6 +24,10 @@ struct TracerOptions {
   FilterSpec filter;
   // Ring buffer size in bytes: a power of two, at least one page.
   size_t ringbuf_bytes = 8u << 20;
+  // false: no records at all, only the per-socket storage that sock_diag
+  // reads back (state entry times for `leaks`); the timer programs are not
+  // loaded either.
+  bool events = true;
 };
 
 // Routes libbpf's messages to spdlog at debug level (shown with -v).
@@ -47,6 +51,10 @@ class Tracer {
   // Reports orphaned FIN_WAIT2 timewait sockets that have moved to TIME_WAIT
   // (their records arrive through the ring buffer). Call every ~100 ms.
   Status sweep_timewait();
+
+  // The BPF socket storage map (struct tcpfsm_sk_info per socket), for
+  // DumpRequest::storage_map_fd. Valid while the Tracer lives.
+  int sk_storage_map_fd() const;
 
   // Loss and delivery counters, read from the kernel now.
   RunCounters counters() const;

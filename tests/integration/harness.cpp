@@ -9,6 +9,9 @@
 #include <cstring>
 #include <sys/wait.h>
 
+#include <fstream>
+#include <grp.h>
+#include <sstream>
 #include <thread>
 
 #include "tcpfsm/tcp_state.hpp"
@@ -180,6 +183,56 @@ int wait_child(pid_t pid) {
   int status = 0;
   if (waitpid(pid, &status, 0) != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Binary::Binary(const std::vector<std::string>& args, uid_t uid) {
+  char out_tpl[] = "/tmp/tcpfsm-out-XXXXXX", err_tpl[] = "/tmp/tcpfsm-err-XXXXXX";
+  int out = mkstemp(out_tpl), err = mkstemp(err_tpl);
+  out_path_ = out_tpl;
+  err_path_ = err_tpl;
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out, 1);
+    dup2(err, 2);
+    if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) _exit(120);
+    std::vector<char*> argv{const_cast<char*>(TCPFSM_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(TCPFSM_BINARY, argv.data());
+    _exit(127);
+  }
+  close(out);
+  close(err);
+}
+
+void Binary::signal(int sig) { kill(pid_, sig); }
+
+std::string Binary::out_so_far() const { return slurp(out_path_); }
+
+Outcome Binary::wait() {
+  Outcome r;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out_path_);
+  r.err = slurp(err_path_);
+  unlink(out_path_.c_str());
+  unlink(err_path_.c_str());
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
 }
 
 }  // namespace tcpfsm::test

@@ -93,4 +93,26 @@ NetnsChild fork_in_new_netns(const std::function<int()>& fn);
 pid_t fork_child(const std::function<int()>& fn);
 int wait_child(pid_t pid);
 
+// build/tcpfsm, run the way a user runs it, stdout and stderr to files.
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+class Binary {
+ public:
+  // Starts build/tcpfsm with `args`; uid != 0 runs it as that user.
+  explicit Binary(const std::vector<std::string>& args, uid_t uid = 0);
+  void signal(int sig);
+  // What it has written to stdout so far.
+  std::string out_so_far() const;
+  // Waits for it to exit.
+  Outcome wait();
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_, err_path_;
+};
+std::string slurp(const std::string& path);
+std::vector<std::string> lines(const std::string& s);
+
 }  // namespace tcpfsm::test

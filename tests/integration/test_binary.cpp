@@ -19,65 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-class Binary {
- public:
-  // Starts build/tcpfsm with `args`; uid != 0 runs it as that user.
-  explicit Binary(const std::vector<std::string>& args, uid_t uid = 0) {
-    char out_tpl[] = "/tmp/tcpfsm-out-XXXXXX", err_tpl[] = "/tmp/tcpfsm-err-XXXXXX";
-    int out = mkstemp(out_tpl), err = mkstemp(err_tpl);
-    out_path_ = out_tpl;
-    err_path_ = err_tpl;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out, 1);
-      dup2(err, 2);
-      if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) _exit(120);
-      std::vector<char*> argv{const_cast<char*>(TCPFSM_BINARY)};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(TCPFSM_BINARY, argv.data());
-      _exit(127);
-    }
-    close(out);
-    close(err);
-  }
-  void signal(int sig) { kill(pid_, sig); }
-  Outcome wait() {
-    Outcome r;
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path_);
-    r.err = slurp(err_path_);
-    unlink(out_path_.c_str());
-    unlink(err_path_.c_str());
-    return r;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_path_, err_path_;
-};
-
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
 std::string netns_arg() { return std::to_string(self_netns()); }
 
 void connection_after_start() {
@@ -225,6 +166,10 @@ TEST(Binary, BadFlagsGiveOneLineAndExit2) {
                                                          {"stats", "--interval", "banana"},
                                                          {"stats", "--replay", "/does/not/exist"},
                                                          {"stats", "--reconcile", "-1"},
+                                                         {"stats", "--stuck-min-age", "x"},
+                                                         {"leaks", "--min-age", "banana"},
+                                                         {"leaks", "--watch", "0"},
+                                                         {"leaks", "--duration", "5"},
                                                          {"no-such-command"}}) {
     Binary bin(args);
     Outcome r = bin.wait();

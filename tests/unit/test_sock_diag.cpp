@@ -17,6 +17,9 @@
 #include <span>
 #include <vector>
 
+#include <linux/tcp.h>
+
+#include "tcpfsm/event.h"
 #include "tcpfsm/sock_diag.hpp"
 
 namespace tcpfsm {
@@ -190,6 +193,98 @@ TEST(SockDiagParse, OneIpv4Record) {
   EXPECT_EQ(s.daddr, addr({192, 168, 1, 2}));
   EXPECT_EQ(s.sport, 443);
   EXPECT_EQ(s.dport, 51000);
+}
+
+// INET_DIAG_SK_BPF_STORAGES as bpf_sk_storage_diag_put() nests it:
+// { SK_DIAG_BPF_STORAGE { MAP_ID, MAP_VALUE } }.
+Bytes storages_attr(const tcpfsm_sk_info& si) {
+  Bytes value;
+  append(value, si);
+  Bytes one;
+  put_attr(one, SK_DIAG_BPF_STORAGE_MAP_ID, {std::byte{7}, std::byte{0}, std::byte{0}, std::byte{0}});
+  put_attr(one, SK_DIAG_BPF_STORAGE_MAP_VALUE, value);
+  Bytes all;
+  put_attr(all, NLA_F_NESTED | SK_DIAG_BPF_STORAGE, one);
+  return all;
+}
+
+Bytes payload_with_extras(uint8_t state, uint32_t last_ack_ms, const tcpfsm_sk_info* si) {
+  inet_diag_msg m = v4_msg(state, 40000, 5432);
+  m.idiag_rqueue = 101;
+  m.idiag_wqueue = 7;
+  Bytes p = full_payload(m);
+  tcp_info ti{};
+  ti.tcpi_last_ack_recv = last_ack_ms;
+  Bytes info;
+  append(info, ti);
+  put_attr(p, INET_DIAG_INFO, info);
+  if (si) put_attr(p, NLA_F_NESTED | INET_DIAG_SK_BPF_STORAGES, storages_attr(*si));
+  return p;
+}
+
+TEST(SockDiagParse, TcpInfoAndBpfStorageDateTheState) {
+  constexpr uint8_t kCloseWait = 8;
+  tcpfsm_sk_info si{};
+  si.sk = 0xffff888000001000ULL;
+  si.ts_ns = 123'456'789;
+  si.state = kCloseWait;
+  Bytes b;
+  put_msg(b, SOCK_DIAG_BY_FAMILY, payload_with_extras(kCloseWait, 4321, &si));
+  std::vector<SocketRecord> out;
+  ASSERT_TRUE(parse(b, out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].has_last_ack_recv);
+  EXPECT_EQ(out[0].last_ack_recv_ms, 4321u);
+  EXPECT_EQ(out[0].state_since_ns, 123'456'789u);
+  EXPECT_EQ(out[0].rqueue, 101u);
+  EXPECT_EQ(out[0].wqueue, 7u);
+}
+
+TEST(SockDiagParse, StorageOfAnotherStateDatesNothing) {
+  tcpfsm_sk_info si{};
+  si.ts_ns = 99;
+  si.state = kEstablished;  // written before the socket moved on (a lost event)
+  Bytes b;
+  put_msg(b, SOCK_DIAG_BY_FAMILY, payload_with_extras(8, 10, &si));
+  std::vector<SocketRecord> out;
+  ASSERT_TRUE(parse(b, out).ok());
+  EXPECT_EQ(out[0].state_since_ns, 0u);
+  // Without extras nothing is claimed.
+  Bytes plain;
+  put_msg(plain, SOCK_DIAG_BY_FAMILY, full_payload(v4_msg(8, 1, 2)));
+  out.clear();
+  ASSERT_TRUE(parse(plain, out).ok());
+  EXPECT_FALSE(out[0].has_last_ack_recv);
+  EXPECT_EQ(out[0].state_since_ns, 0u);
+}
+
+TEST(SockDiagParse, ShortTcpInfoAndShortStorageValueAreIgnored) {
+  Bytes p = full_payload(v4_msg(8, 1, 2));
+  put_attr(p, INET_DIAG_INFO, Bytes(8));  // an old kernel's shorter struct
+  Bytes one;
+  put_attr(one, SK_DIAG_BPF_STORAGE_MAP_VALUE, Bytes(12));
+  Bytes all;
+  put_attr(all, SK_DIAG_BPF_STORAGE, one);
+  put_attr(p, INET_DIAG_SK_BPF_STORAGES, all);
+  Bytes b;
+  put_msg(b, SOCK_DIAG_BY_FAMILY, p);
+  std::vector<SocketRecord> out;
+  ASSERT_TRUE(parse(b, out).ok());
+  EXPECT_FALSE(out[0].has_last_ack_recv);
+  EXPECT_EQ(out[0].state_since_ns, 0u);
+}
+
+TEST(SockDiagParse, MalformedNestedStorageIsAnError) {
+  Bytes p = full_payload(v4_msg(8, 1, 2));
+  Bytes bad;
+  nlattr a{};
+  a.nla_len = 200;  // overruns its parent
+  a.nla_type = SK_DIAG_BPF_STORAGE;
+  append(bad, a);
+  put_attr(p, INET_DIAG_SK_BPF_STORAGES, bad);
+  Bytes b;
+  put_msg(b, SOCK_DIAG_BY_FAMILY, p);
+  expect_malformed(b, "attribute");
 }
 
 TEST(SockDiagParse, Ipv4UsesOnlyTheFirstFourAddressBytes) {

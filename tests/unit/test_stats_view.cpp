@@ -189,7 +189,9 @@ TEST(StatsViewTest, JsonHasDocumentedKeysAndValues) {
   EXPECT_EQ(j.at("type"), "stats");
   EXPECT_EQ(keys(j), (std::set<std::string>{"type", "states", "states_by_family", "transitions", "lifetimes", "rates",
                                             "preexisting", "timewait_ends", "events", "lost", "drift", "drift_total",
-                                            "reconciliations", "resyncs", "tracked", "seeded", "timewait_substate_untracked"}));
+                                            "reconciliations", "resyncs", "tracked", "seeded", "timewait_substate_untracked",
+                                            "stuck"}));
+  EXPECT_TRUE(j.at("stuck").is_null());  // no leak pass (replay, or none finished yet)
 
   // Gauges: every shown state, by family too.
   const json& states = j.at("states");
@@ -462,6 +464,60 @@ TEST(StatsViewTest, EmptyTableText) {
   }
   EXPECT_THAT(text, HasSubstr("TIME_WAIT ended: 0 expired (p50 -, max -), 0 killed early (p50 -)"));
   EXPECT_THAT(text, HasSubstr("events 0, lost 0 (ring buffer 0, recursion 0)"));
+}
+
+}  // namespace
+}  // namespace tcpfsm
+
+namespace tcpfsm {
+namespace {
+
+LeakReport stuck_report(size_t holders) {
+  LeakReport r;
+  for (size_t i = 0; i < holders; ++i) {
+    LeakGroup g;
+    g.state = i % 2 ? TCPFSM_FIN_WAIT2 : TCPFSM_CLOSE_WAIT;
+    g.count = 10 + i;  // later ones are worse
+    g.oldest_ns = 90'000'000'000ULL;
+    if (i == 0) {
+      g.kind = HolderKind::Orphaned;
+    } else {
+      ProcessInfo p;
+      p.pid = static_cast<uint32_t>(1000 + i);
+      p.comm = "leaker" + std::to_string(i);
+      g.process = p;
+    }
+    r.groups.push_back(g);
+  }
+  return r;
+}
+
+TEST(StatsViewStuck, TextShowsTheWorstHoldersBounded) {
+  StateTable t;
+  StatsView v;
+  StatsContext c;
+  c.stuck_min_age_ns = 10'000'000'000ULL;
+  c.stuck = stuck_report(8);
+  const std::string text = v.text(t, c);
+  EXPECT_NE(text.find("stuck (held over 10.0s"), std::string::npos) << text;
+  EXPECT_NE(text.find("pid 1007 leaker7"), std::string::npos);
+  EXPECT_LT(text.find("leaker7"), text.find("leaker6"));
+  EXPECT_EQ(text.find("leaker2"), std::string::npos);  // beyond the top 5
+  EXPECT_NE(text.find("... 3 more holders"), std::string::npos);
+  c.stuck = LeakReport{};
+  EXPECT_NE(v.text(t, c).find("stuck: no socket held"), std::string::npos);
+}
+
+TEST(StatsViewStuck, JsonCarriesAtMostTwentyGroupsWorstFirst) {
+  StateTable t;
+  StatsView v;
+  StatsContext c;
+  c.stuck = stuck_report(30);
+  json j = v.json(t, c);
+  ASSERT_EQ(j.at("stuck").size(), kStuckShownJson);
+  EXPECT_EQ(j.at("stuck")[0].at("pid"), 1029);
+  EXPECT_EQ(j.at("stuck")[0].at("count"), 39);
+  EXPECT_EQ(j.at("stuck")[0].at("state"), "FIN_WAIT2");
 }
 
 }  // namespace
