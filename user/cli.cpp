@@ -15,8 +15,6 @@
 namespace tcpfsm {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
 // Values are kept as given; an option's presence is `given(opt)`, so an
 // empty value ("--pid ''") is rejected rather than silently ignored.
 struct RawFilter {

@@ -13,6 +13,8 @@
 
 namespace tcpfsm {
 
+inline constexpr const char* kVersion = "0.1.0";
+
 struct TraceOptions {
   FilterSpec filter;
   TextOptions text;

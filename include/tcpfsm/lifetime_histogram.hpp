@@ -25,6 +25,7 @@ class LifetimeHistogram {
   uint64_t min() const { return count_ ? min_ : 0; }
   uint64_t max() const { return max_; }
   uint64_t mean() const { return count_ ? static_cast<uint64_t>(sum_ / count_) : 0; }
+  long double sum_ns() const { return sum_; }
   // The q-quantile (0 < q <= 1), within a bucket's width, clamped to [min, max].
   uint64_t quantile(double q) const;
 

@@ -1,0 +1,60 @@
+// The Prometheus view (`tcpfsm serve`): a snapshot of everything the live
+// engine knows, copied on the consumer thread, and rendered in text
+// exposition format 0.0.4 on the HTTP thread, so a scrape never waits for
+// the consumer nor the consumer for a scrape.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tcpfsm/event.h"
+#include "tcpfsm/format.hpp"
+#include "tcpfsm/leaks.hpp"
+#include "tcpfsm/lifetime_histogram.hpp"
+#include "tcpfsm/state_table.hpp"
+
+namespace tcpfsm {
+
+// One series of tcpfsm_stuck_sockets.
+struct StuckSeries {
+  uint8_t state = 0;
+  std::string comm;       // "<orphaned>" or "<unknown>" for sockets no process holds
+  std::string container;  // short container id, "" outside containers
+  uint64_t count = 0;
+};
+
+struct BpfProgStats {
+  std::string prog;
+  uint64_t run_ns = 0;
+  uint64_t runs = 0;
+};
+
+struct MetricsSnapshot {
+  std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2> sockets{};  // [0: IPv4, 1: IPv6][state]
+  std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
+  std::array<LifetimeHistogram, TCPFSM_STATE_MAX> durations;
+  std::array<uint64_t, 2> timewait_ends{};  // [expired, killed]
+  RunCounters counters;
+  uint64_t drift = 0;
+  uint64_t reconciliations = 0;
+  uint64_t tracked = 0;
+  std::vector<StuckSeries> stuck;  // at most the top N
+  bool stuck_known = false;        // a leak pass has finished
+  std::vector<BpfProgStats> bpf;   // empty unless BPF stats are on
+  std::string version;
+};
+
+// Copies what a scrape needs from the table (no per-socket data: the cost
+// does not grow with the number of tracked sockets).
+void fill_snapshot(MetricsSnapshot& s, const StateTable& t);
+
+// The top `n` holders of a leak report as (state, comm, container) series,
+// summed over processes that share all three, most sockets first.
+std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n);
+
+// Prometheus text exposition format 0.0.4.
+std::string render_metrics(const MetricsSnapshot& s);
+
+}  // namespace tcpfsm

@@ -1,0 +1,127 @@
+#include "live.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "run_control.hpp"
+#include "tcpfsm/leak_watcher.hpp"
+#include "tcpfsm/sock_diag.hpp"
+
+namespace tcpfsm {
+
+Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHook& on_tick, const LiveHook& on_end) {
+  if (auto ok = preflight(); !ok) return ok.error();
+  std::string cgroup_under;
+  if (!opts.filter.cgroup_path.empty()) {
+    auto rel = cgroup_relative(opts.filter.cgroup_path);
+    if (!rel) return rel.error();
+    cgroup_under = rel.value();
+  }
+  TracerOptions topts;
+  topts.filter = opts.filter;
+  topts.ringbuf_bytes = opts.ringbuf_bytes;
+  auto tracer = Tracer::start(topts);
+  if (!tracer) return tracer.error();
+
+  StateTable table(owner_filtered(opts.filter));
+  TableSink sink(table, nullptr);
+  StatsContext ctx;
+  LiveState state{table, ctx, **tracer};
+
+  // Holders of stuck sockets, found on a thread of their own.
+  LeakWatcherOptions wopts;
+  wopts.filter = opts.filter;
+  wopts.storage_map_fd = (*tracer)->sk_storage_map_fd();
+  wopts.leak.min_age_ns = static_cast<uint64_t>(opts.stuck_min_age_s * 1e9);
+  wopts.leak.pid = opts.filter.pid;
+  wopts.leak.comm = opts.filter.comm;
+  wopts.leak.cgroup_under = cgroup_under;
+  wopts.period = opts.stuck_period;
+  ctx.stuck_min_age_ns = wopts.leak.min_age_ns;
+  LeakWatcher watcher(std::move(wopts));
+
+  auto drain = [&]() -> Status {
+    auto n = (*tracer)->poll(sink, 0);
+    if (!n) return n.error();
+    return Ok{};
+  };
+  // Sockets created before tcpfsm come from sock_diag; owner filters can't
+  // be applied to a dump (it names no process), so they start from zero.
+  auto reconcile = [&]() -> Status {
+    if (owner_filtered(opts.filter)) return Ok{};
+    if (auto s = drain(); !s) return s;
+    uint64_t start = monotonic_ns();
+    table.begin_dump(start);
+    auto dump = dump_namespaces(opts.filter.netns);
+    if (!dump) {
+      spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", dump.error().message);
+      return Ok{};
+    }
+    if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
+    std::vector<SocketRecord> kept;
+    for (const auto& r : dump->sockets) {
+      if (opts.filter.matches(r)) kept.push_back(r);  // as the kernel filters events
+    }
+    if (auto s = drain(); !s) return s;
+    auto r = table.reconcile(kept, dump->namespaces, start);
+    if (ctx.seeded) {
+      ctx.last_drift = r.drift();
+      ctx.total_drift += r.drift();
+      ++ctx.reconciliations;
+      if (r.drift()) spdlog::debug("reconciliation: {} added, {} removed, {} corrected", r.added, r.removed, r.corrected);
+    }
+    ctx.seeded = true;
+    return Ok{};
+  };
+  if (auto s = reconcile(); !s) return s.error();
+
+  auto refresh = [&] {
+    ctx.counters = (*tracer)->counters();
+    ctx.now_ns = monotonic_ns();
+    ctx.stuck = watcher.latest();
+  };
+  refresh();
+  if (on_start) {
+    if (auto s = on_start(state); !s) return s.error();
+  }
+
+  using clock = std::chrono::steady_clock;
+  auto secs = [](double s) { return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s)); };
+  auto start = clock::now();
+  auto next_sweep = start;
+  auto deadline = start + secs(opts.duration_s);
+  auto next_tick = start + secs(opts.tick_s);
+  auto next_reconcile = start + secs(opts.reconcile_s);
+
+  while (!stop_requested()) {
+    auto now = clock::now();
+    if (opts.duration_s > 0 && now >= deadline) break;
+    auto n = (*tracer)->poll(sink, kConsumerPollMs);
+    if (!n) return n.error();
+    if (clock::now() >= next_sweep) {
+      if (auto s = (*tracer)->sweep_timewait(); !s) return s.error();
+      next_sweep = clock::now() + std::chrono::milliseconds(kTimewaitSweepMs);
+    }
+    table.settle(monotonic_ns());
+    now = clock::now();
+    if (opts.reconcile_s > 0 && now >= next_reconcile) {
+      if (auto s = reconcile(); !s) return s.error();
+      next_reconcile = clock::now() + secs(opts.reconcile_s);
+    }
+    if (opts.tick_s > 0 && now >= next_tick && on_tick) {
+      refresh();
+      if (auto s = on_tick(state); !s) return s.error();
+      next_tick += secs(opts.tick_s);
+      if (next_tick < now) next_tick = now + secs(opts.tick_s);
+    }
+  }
+  if (auto s = drain(); !s) return s.error();
+  table.settle(monotonic_ns());
+  refresh();
+  if (on_end) return on_end(state);
+  return Ok{};
+}
+
+}  // namespace tcpfsm
