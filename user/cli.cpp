@@ -122,6 +122,33 @@ Result<double> parse_seconds(std::string_view flag, std::string_view text, bool 
   return v;
 }
 
+Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Error::usage("invalid --listen '" + std::string(text) + "': " + why +
+                        "; give HOST:PORT, e.g. 127.0.0.1:9977 or [::1]:9977");
+  };
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return bad("an IPv6 address needs brackets and a port");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
+  }
+  if (host.empty()) return bad("no host (listening on every address is a choice: say 0.0.0.0 or [::])");
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535)
+    return bad("the port must be 1-65535");
+  return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(value)};
+}
+
 namespace {
 
 Result<size_t> ring_size(const CLI::Option* opt, const std::string& text) {
@@ -238,6 +265,45 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
                             ->group("Run");
   add_filter_flags(lcmd, lraw, "Filters (--pid, --comm and --cgroup select the holding process)");
 
+  // serve
+  RawFilter vraw;
+  ServeOptions serve;
+  std::string vlisten, vtop, vstuck, vreconcile, vduration, vringbuf;
+  auto* vcmd = app.add_subcommand("serve", "Prometheus exporter: /metrics and /healthz over HTTP");
+  vcmd->footer(
+      "Serves the live engine of 'stats' in Prometheus text format: node_tcp_connection_states (node_exporter's\n"
+      "name and labels, so existing dashboards work), tcpfsm_sockets, tcpfsm_transitions_total,\n"
+      "tcpfsm_state_duration_seconds (histogram), tcpfsm_timewait_ends_total, tcpfsm_stuck_sockets (top holders\n"
+      "from 'leaks'), event and loss counters, drift, and BPF run time with --bpf-stats. Only GET and HEAD, on\n"
+      "/metrics and /healthz; the default address is loopback.\n"
+      "Examples:\n"
+      "  tcpfsm serve                              # http://127.0.0.1:9977/metrics\n"
+      "  tcpfsm serve --listen 0.0.0.0:9977        # reachable from the Prometheus server\n"
+      "  tcpfsm serve --bpf-stats --stuck-top 50");
+  auto* vlisten_opt = vcmd->add_option("--listen", vlisten, "HOST:PORT to serve on (default 127.0.0.1:9977)")
+                          ->type_name("ADDR")
+                          ->group("Serve");
+  auto* vtop_opt = vcmd->add_option("--stuck-top", vtop, "tcpfsm_stuck_sockets series: the top N holders (default 20)")
+                       ->type_name("N")
+                       ->group("Serve");
+  auto* vstuck_opt = vcmd->add_option("--stuck-min-age", vstuck, "Stuck means held longer than this (default 10)")
+                         ->type_name("SECONDS")
+                         ->group("Serve");
+  vcmd->add_flag("--bpf-stats", serve.bpf_stats,
+                 "Turn on kernel BPF run-time stats while serving (BPF_ENABLE_STATS), for tcpfsm_bpf_* metrics")
+      ->group("Serve");
+  auto* vreconcile_opt =
+      vcmd->add_option("--reconcile", vreconcile, "Compare with sock_diag every N seconds; 0: only at start (default 10)")
+          ->type_name("SECONDS")
+          ->group("Run");
+  auto* vduration_opt = vcmd->add_option("--duration", vduration, "Stop after this many seconds (default: never)")
+                            ->type_name("SECONDS")
+                            ->group("Run");
+  auto* vringbuf_opt = vcmd->add_option("--ringbuf-size", vringbuf, "BPF ring buffer size, a power of two (default 8M)")
+                           ->type_name("BYTES")
+                           ->group("Run");
+  add_filter_flags(vcmd, vraw);
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -268,6 +334,40 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
     if (!rb) return rb.error();
     trace.ringbuf_bytes = rb.value();
     cl.trace = std::move(trace);
+    return ParsedArgs{std::move(cl), 0};
+  }
+
+  if (vcmd->parsed()) {
+    cl.command = Command::Serve;
+    auto filter = to_filter(vraw);
+    if (!filter) return filter.error();
+    serve.filter = std::move(filter.value());
+    if (given(vlisten_opt)) {
+      auto l = parse_listen(vlisten);
+      if (!l) return l.error();
+      serve.host = l->first;
+      serve.port = l->second;
+    }
+    if (given(vtop_opt)) {
+      unsigned n = 0;
+      auto [ptr, ec] = std::from_chars(vtop.data(), vtop.data() + vtop.size(), n);
+      if (vtop.empty() || ec != std::errc() || ptr != vtop.data() + vtop.size() || n > 10000)
+        return Error::usage("invalid --stuck-top '" + vtop + "': give a number of series from 0 to 10000, e.g. 20");
+      serve.stuck_top = n;
+    }
+    for (auto [opt, text, dst, flag, zero] :
+         {std::tuple{vstuck_opt, &vstuck, &serve.stuck_min_age_s, "--stuck-min-age", true},
+          std::tuple{vreconcile_opt, &vreconcile, &serve.reconcile_s, "--reconcile", true},
+          std::tuple{vduration_opt, &vduration, &serve.duration_s, "--duration", false}}) {
+      if (!given(opt)) continue;
+      auto v = parse_seconds(flag, *text, zero);
+      if (!v) return v.error();
+      *dst = v.value();
+    }
+    auto rb = ring_size(vringbuf_opt, vringbuf);
+    if (!rb) return rb.error();
+    serve.ringbuf_bytes = rb.value();
+    cl.serve = std::move(serve);
     return ParsedArgs{std::move(cl), 0};
   }
 

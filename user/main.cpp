@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     case tcpfsm::Command::Trace: status = tcpfsm::run_trace(cl.trace); break;
     case tcpfsm::Command::Stats: status = tcpfsm::run_stats(cl.stats); break;
     case tcpfsm::Command::Leaks: status = tcpfsm::run_leaks(cl.leaks); break;
+    case tcpfsm::Command::Serve: status = tcpfsm::run_serve(cl.serve); break;
   }
   if (!status) {
     std::fprintf(stderr, "tcpfsm: %s\n", status.error().message.c_str());

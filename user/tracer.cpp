@@ -102,6 +102,10 @@ struct Tracer::Impl {
   uint64_t events = 0;
   uint64_t malformed = 0;
   bool events_on = true;
+  int stats_fd = -1;
+  ~Impl() {
+    if (stats_fd >= 0) close(stats_fd);
+  }
 
   static int on_record(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Impl*>(ctx);
@@ -206,6 +210,33 @@ Status Tracer::sweep_timewait() {
   int err = bpf_prog_test_run_opts(bpf_program__fd(impl_->skel->progs.tw_substate_sweep), &opts);
   if (err) return Error::runtime("running the timewait sweep failed: " + std::string(std::strerror(errno)), errno);
   return Ok{};
+}
+
+Status Tracer::enable_bpf_stats() {
+  if (impl_->stats_fd >= 0) return Ok{};
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) {
+    return Error::runtime("cannot turn on BPF run-time stats: " + std::string(std::strerror(errno)) +
+                              "; it needs CAP_SYS_ADMIN, or set the sysctl kernel.bpf_stats_enabled=1 instead",
+                          errno);
+  }
+  impl_->stats_fd = fd;
+  return Ok{};
+}
+
+std::vector<Tracer::ProgStats> Tracer::prog_stats() const {
+  std::vector<ProgStats> out;
+  bpf_program* p = nullptr;
+  bpf_object* obj = impl_->skel->obj;
+  while ((p = bpf_object__next_program(obj, p))) {
+    const int fd = bpf_program__fd(p);
+    if (fd < 0) continue;  // not loaded
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    out.push_back({bpf_program__name(p), info.run_time_ns, info.run_cnt});
+  }
+  return out;
 }
 
 int Tracer::sk_storage_map_fd() const { return bpf_map__fd(impl_->skel->maps.sk_infos); }

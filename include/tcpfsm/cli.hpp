@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tcpfsm/filter.hpp"
@@ -44,7 +45,19 @@ struct LeaksOptions {
   double duration_s = 0;  // with --watch: stop after this long
 };
 
-enum class Command { Trace, Stats, Leaks };
+struct ServeOptions {
+  FilterSpec filter;
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  uint16_t port = 9977;
+  size_t stuck_top = 20;          // tcpfsm_stuck_sockets series, at most
+  double stuck_min_age_s = 10;
+  bool bpf_stats = false;         // turn on BPF run-time stats for tcpfsm's programs
+  double reconcile_s = 10;
+  double duration_s = 0;
+  size_t ringbuf_bytes = 8u << 20;
+};
+
+enum class Command { Trace, Stats, Leaks, Serve };
 
 struct CommandLine {
   Command command = Command::Stats;
@@ -52,6 +65,7 @@ struct CommandLine {
   TraceOptions trace;
   StatsOptions stats;
   LeaksOptions leaks;
+  ServeOptions serve;
 };
 
 struct ParsedArgs {
@@ -60,6 +74,9 @@ struct ParsedArgs {
 };
 
 Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args);
+
+// "127.0.0.1:9977", "[::1]:9977", "0.0.0.0:9977", "localhost:9977" -> host, port.
+Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text);
 
 // "4096", "64K", "8M", "1G" -> bytes.
 Result<size_t> parse_byte_size(std::string_view flag, std::string_view text);

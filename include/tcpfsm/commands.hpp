@@ -12,5 +12,6 @@ void request_stop();
 Status run_trace(const TraceOptions& opts);
 Status run_stats(const StatsOptions& opts);
 Status run_leaks(const LeaksOptions& opts);
+Status run_serve(const ServeOptions& opts);
 
 }  // namespace tcpfsm

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "tcpfsm/event.hpp"
 #include "tcpfsm/filter.hpp"
@@ -55,6 +57,17 @@ class Tracer {
   // The BPF socket storage map (struct tcpfsm_sk_info per socket), for
   // DumpRequest::storage_map_fd. Valid while the Tracer lives.
   int sk_storage_map_fd() const;
+
+  // Turns on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) for as
+  // long as this Tracer lives; they cost a little time per program run.
+  Status enable_bpf_stats();
+  struct ProgStats {
+    std::string name;
+    uint64_t run_ns = 0;
+    uint64_t runs = 0;
+  };
+  // Run time and count of each loaded program (zero while stats are off).
+  std::vector<ProgStats> prog_stats() const;
 
   // Loss and delivery counters, read from the kernel now.
   RunCounters counters() const;

@@ -170,6 +170,10 @@ TEST(Binary, BadFlagsGiveOneLineAndExit2) {
                                                          {"leaks", "--min-age", "banana"},
                                                          {"leaks", "--watch", "0"},
                                                          {"leaks", "--duration", "5"},
+                                                         {"serve", "--listen", "nonsense"},
+                                                         {"serve", "--listen", "127.0.0.1:0"},
+                                                         {"serve", "--listen", ":9977"},
+                                                         {"serve", "--stuck-top", "many"},
                                                          {"no-such-command"}}) {
     Binary bin(args);
     Outcome r = bin.wait();

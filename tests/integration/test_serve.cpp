@@ -1,0 +1,226 @@
+// `tcpfsm serve` scraped by Debian's real Prometheus server, checked by
+// promtool, and fed bad requests.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace tcpfsm::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// A port nothing listens on right now.
+uint16_t free_port() {
+  Fd s(socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
+  return local_port(s.get());
+}
+
+std::string tmpdir() {
+  char tpl[] = "/tmp/tcpfsm-serve-XXXXXX";
+  return mkdtemp(tpl);
+}
+
+// GET path from 127.0.0.1:port; status 0 when nothing answered.
+std::pair<int, std::string> get(uint16_t port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(5, 0);
+  auto r = c.Get(path.c_str());
+  if (!r) return {0, ""};
+  return {r->status, r->body};
+}
+
+bool wait_for_metrics(uint16_t port) {
+  for (int i = 0; i < 100; ++i) {
+    if (get(port, "/metrics").first == 200) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+// Sends raw bytes, returns the response's status line ("" if the server just closed).
+std::string raw_request(uint16_t port, const std::string& bytes) {
+  Fd s = connect_loopback(AF_INET, port);
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = send(s.get(), bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  // No shutdown(SHUT_WR): a client that went away gets no answer. The
+  // status line is all we need; keep-alive may hold the connection open.
+  timeval tv{3, 0};
+  setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string reply;
+  char buf[4096];
+  ssize_t n;
+  while (reply.find("\r\n") == std::string::npos && (n = recv(s.get(), buf, sizeof(buf), 0)) > 0)
+    reply.append(buf, static_cast<size_t>(n));
+  return reply.substr(0, reply.find("\r\n"));
+}
+
+// Prometheus' HTTP API: the value of an instant query's single series, or -1.
+double prom_value(uint16_t port, const std::string& query) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(5, 0);
+  httplib::Params params{{"query", query}};
+  auto r = c.Get("/api/v1/query", params, httplib::Headers{});
+  if (!r || r->status != 200) return -1;
+  json j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || j["status"] != "success") return -1;
+  const json& res = j["data"]["result"];
+  if (res.size() != 1) return res.empty() ? -2 : -3;
+  return std::stod(res[0]["value"][1].get<std::string>());
+}
+
+// Polls a Prometheus query until it returns `want`.
+bool prom_until(uint16_t port, const std::string& query, double want, double& last) {
+  for (int i = 0; i < 150; ++i) {
+    last = prom_value(port, query);
+    if (last == want) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+class Prometheus {
+ public:
+  Prometheus(uint16_t target_port, uint16_t web_port) : dir_(tmpdir()) {
+    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                               "scrape_configs:\n  - job_name: tcpfsm\n    static_configs:\n"
+                                               "      - targets: ['127.0.0.1:"
+                                            << target_port << "']\n";
+    const std::string log = dir_ + "/prometheus.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      const std::string config = "--config.file=" + dir_ + "/prometheus.yml";
+      const std::string storage = "--storage.tsdb.path=" + dir_ + "/data";
+      const std::string web = "--web.listen-address=127.0.0.1:" + std::to_string(web_port);
+      execl("/usr/bin/prometheus", "prometheus", config.c_str(), storage.c_str(), web.c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  ~Prometheus() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    fs::remove_all(dir_);
+  }
+  std::string log() const { return slurp(dir_ + "/prometheus.log"); }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+TEST(Serve, PrometheusScrapesTheTransitionsAndStatesTheTestMade) {
+  const uint16_t port = free_port(), prom_port = free_port();
+  ASSERT_NE(port, 0);
+  // Only connections to the test's server count (-D): the scrapes and the
+  // test's queries to Prometheus are TCP connections in this namespace too.
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t server = local_port(lis.get());
+  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns()), "-D",
+              std::to_string(server)});
+  ASSERT_TRUE(wait_for_metrics(port));
+  Prometheus prom(port, prom_port);
+  double v = 0;
+  ASSERT_TRUE(prom_until(prom_port, "up{job=\"tcpfsm\"}", 1, v)) << "last " << v << "\n" << prom.log();
+  const std::string est = "tcpfsm_transitions_total{job=\"tcpfsm\",from=\"syn_sent\",to=\"established\"}";
+  const std::string tw = "node_tcp_connection_states{job=\"tcpfsm\",state=\"time_wait\"}";
+  // Nothing has connected to the server yet: no transition series, no TIME_WAIT.
+  EXPECT_EQ(prom_value(prom_port, est), -2);
+  EXPECT_EQ(prom_value(prom_port, tw), 0);
+
+  constexpr int kConnections = 20;
+  for (int i = 0; i < kConnections; ++i) one_connection(AF_INET, lis.get(), server);
+  EXPECT_TRUE(prom_until(prom_port, est, kConnections, v)) << "last " << v;
+  // Every client end closed first: one TIME_WAIT each, for 60 s.
+  EXPECT_TRUE(prom_until(prom_port, tw, kConnections, v)) << "last " << v;
+  EXPECT_TRUE(prom_until(prom_port, "tcpfsm_sockets{job=\"tcpfsm\",state=\"time_wait\",family=\"ipv4\"}",
+                         kConnections, v))
+      << "last " << v;
+  EXPECT_EQ(prom_value(prom_port, "tcpfsm_events_lost_total{job=\"tcpfsm\",reason=\"ringbuf\"}"), 0);
+  EXPECT_EQ(prom_value(prom_port, "tcpfsm_events_lost_total{job=\"tcpfsm\",reason=\"recursion\"}"), 0);
+  EXPECT_EQ(prom_value(prom_port, "tcpfsm_build_info{job=\"tcpfsm\",version=\"0.1.0\"}"), 1);
+
+  bin.signal(SIGTERM);
+  Outcome r = bin.wait();
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+TEST(Serve, PromtoolAcceptsTheExposition) {
+  const uint16_t port = free_port();
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t server = local_port(lis.get());
+  Binary bin({"serve", "--bpf-stats", "--listen", "127.0.0.1:" + std::to_string(port), "--netns",
+              std::to_string(self_netns()), "-D", std::to_string(server)});
+  ASSERT_TRUE(wait_for_metrics(port));
+  for (int i = 0; i < 5; ++i) one_connection(AF_INET, lis.get(), server);
+  std::this_thread::sleep_for(1200ms);  // published every 0.5 s
+  auto [status, body] = get(port, "/metrics");
+  ASSERT_EQ(status, 200);
+  EXPECT_THAT(body, ::testing::HasSubstr("tcpfsm_transitions_total{from=\"syn_sent\",to=\"established\"} 5\n"));
+  EXPECT_THAT(body, ::testing::HasSubstr("tcpfsm_state_duration_seconds_count{state=\"established\"}"));
+  EXPECT_THAT(body, ::testing::HasSubstr("tcpfsm_bpf_runs_total{prog=\"on_set_state\"}"));
+  EXPECT_THAT(body, ::testing::Not(::testing::HasSubstr("tcpfsm_bpf_runs_total{prog=\"on_set_state\"} 0\n")));
+  const std::string dir = tmpdir();
+  std::ofstream(dir + "/metrics.txt") << body;
+  const std::string cmd = "promtool check metrics < " + dir + "/metrics.txt > " + dir + "/out.txt 2>&1";
+  int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << slurp(dir + "/out.txt");
+  EXPECT_EQ(slurp(dir + "/out.txt"), "") << "promtool lint findings";
+  fs::remove_all(dir);
+  bin.signal(SIGTERM);
+  EXPECT_EQ(bin.wait().status, 0);
+}
+
+TEST(Serve, BadRequestsGet4xxAndServingGoesOn) {
+  const uint16_t port = free_port();
+  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns())});
+  ASSERT_TRUE(wait_for_metrics(port));
+  EXPECT_THAT(raw_request(port, "garbage\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 400"));
+  EXPECT_THAT(raw_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n"),
+              ::testing::MatchesRegex("HTTP/1.1 4[0-9][0-9].*"));
+  EXPECT_THAT(raw_request(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"),
+              ::testing::StartsWith("HTTP/1.1 405"));
+  EXPECT_THAT(raw_request(port, "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 405"));
+  EXPECT_EQ(get(port, "/no/such/path").first, 404);
+  EXPECT_EQ(get(port, "/healthz"), (std::pair<int, std::string>{200, "ok\n"}));
+  EXPECT_EQ(get(port, "/metrics").first, 200);
+  bin.signal(SIGTERM);
+  EXPECT_EQ(bin.wait().status, 0);
+}
+
+TEST(Serve, PortInUseIsOneLineAndExit1) {
+  Fd taken = listen_loopback(AF_INET);
+  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(local_port(taken.get())), "--duration", "2"});
+  Outcome r = bin.wait();
+  EXPECT_EQ(r.status, 1);
+  auto ls = lines(r.err);
+  ASSERT_EQ(ls.size(), 1u) << r.err;
+  EXPECT_THAT(ls[0], ::testing::HasSubstr("cannot listen on 127.0.0.1:"));
+  EXPECT_THAT(ls[0], ::testing::HasSubstr("--listen"));
+}
+
+}  // namespace
+}  // namespace tcpfsm::test

@@ -1,0 +1,165 @@
+#include "tcpfsm/metrics.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <sstream>
+
+#include "tcpfsm/cli.hpp"
+
+namespace tcpfsm {
+namespace {
+
+using ::testing::HasSubstr;
+
+Event state_event(uint64_t cookie, uint8_t from, uint8_t to, uint64_t ts, uint64_t prev_ns = 0) {
+  Event e;
+  e.kind = EventKind::State;
+  e.cookie = cookie;
+  e.family = AF_INET;
+  e.oldstate = from;
+  e.newstate = to;
+  e.ts_ns = ts;
+  if (prev_ns) e.prev_ns = prev_ns;
+  return e;
+}
+
+// Every line is a comment or `name{labels} value`, each family has HELP and TYPE.
+void expect_well_formed(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    ASSERT_FALSE(line.empty());
+    if (line[0] == '#') {
+      EXPECT_TRUE(line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) << line;
+      continue;
+    }
+    const size_t sp = line.rfind(' ');
+    ASSERT_NE(sp, std::string::npos) << line;
+    std::string value = line.substr(sp + 1);
+    EXPECT_NO_THROW((void)std::stod(value)) << line;
+  }
+}
+
+TEST(Metrics, GaugesTransitionsAndHistogramFromTheTable) {
+  StateTable t;
+  t.apply(state_event(1, TCPFSM_CLOSE, TCPFSM_SYN_SENT, 100));
+  t.apply(state_event(1, TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED, 200, 3'000));  // 3 us in SYN_SENT
+  MetricsSnapshot s;
+  fill_snapshot(s, t);
+  s.version = kVersion;
+  s.counters.events = 2;
+  const std::string text = render_metrics(s);
+  expect_well_formed(text);
+  EXPECT_THAT(text, HasSubstr("# TYPE node_tcp_connection_states gauge\n"));
+  EXPECT_THAT(text, HasSubstr("node_tcp_connection_states{state=\"established\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("node_tcp_connection_states{state=\"time_wait\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_sockets{state=\"established\",family=\"ipv4\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_sockets{state=\"established\",family=\"ipv6\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_transitions_total{from=\"close\",to=\"syn_sent\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_transitions_total{from=\"syn_sent\",to=\"established\"} 1\n"));
+  // 3 us lands below 4.096 us: cumulative from there on.
+  EXPECT_THAT(text, HasSubstr("tcpfsm_state_duration_seconds_bucket{state=\"syn_sent\",le=\"2.048e-06\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_state_duration_seconds_bucket{state=\"syn_sent\",le=\"4.096e-06\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_state_duration_seconds_bucket{state=\"syn_sent\",le=\"+Inf\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_state_duration_seconds_sum{state=\"syn_sent\"} 3e-06\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_state_duration_seconds_count{state=\"syn_sent\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_events_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_events_lost_total{reason=\"ringbuf\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_timewait_ends_total{how=\"killed\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_build_info{version=\"0.1.0\"} 1\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_bpf_runs_total")));  // BPF stats off
+}
+
+TEST(Metrics, HistogramBucketsAreCumulativeAndEndAtTheCount) {
+  MetricsSnapshot s;
+  for (uint64_t ns : {500ULL, 5'000ULL, 5'000'000ULL, 70'000'000'000'000ULL}) s.durations[TCPFSM_TIME_WAIT].record(ns);
+  const std::string text = render_metrics(s);
+  std::istringstream in(text);
+  std::string line;
+  uint64_t prev = 0, buckets = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("tcpfsm_state_duration_seconds_bucket{state=\"time_wait\"", 0) != 0) continue;
+    uint64_t v = std::stoull(line.substr(line.rfind(' ') + 1));
+    EXPECT_GE(v, prev) << line;
+    prev = v;
+    ++buckets;
+  }
+  EXPECT_EQ(prev, 4u);  // +Inf holds everything, the 19 h one included
+  EXPECT_EQ(buckets, 36u);
+}
+
+TEST(Metrics, StuckSeriesAreSummedBoundedAndEscaped) {
+  LeakReport r;
+  auto add = [&](uint8_t state, uint32_t pid, const char* comm, const char* container, uint64_t count) {
+    LeakGroup g;
+    g.state = state;
+    g.count = count;
+    if (pid) {
+      ProcessInfo p;
+      p.pid = pid;
+      p.comm = comm;
+      p.container_id = container;
+      g.process = p;
+    } else {
+      g.kind = HolderKind::Orphaned;
+    }
+    r.groups.push_back(g);
+  };
+  const std::string id(64, 'a');
+  add(TCPFSM_CLOSE_WAIT, 10, "worker", id.c_str(), 5);
+  add(TCPFSM_CLOSE_WAIT, 11, "worker", id.c_str(), 7);  // same comm and container: one series
+  add(TCPFSM_CLOSE_WAIT, 12, "we\"ird\\", "", 3);
+  add(TCPFSM_FIN_WAIT2, 0, "", "", 2);
+  auto series = stuck_series(r, 2);
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].comm, "worker");
+  EXPECT_EQ(series[0].count, 12u);
+  EXPECT_EQ(series[0].container, std::string(12, 'a'));
+  EXPECT_EQ(series[1].count, 3u);
+
+  MetricsSnapshot s;
+  s.stuck = stuck_series(r, 20);
+  const std::string text = render_metrics(s);
+  EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"close_wait\",comm=\"worker\",container=\"aaaaaaaaaaaa\"} 12\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"close_wait\",comm=\"we\\\"ird\\\\\",container=\"\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"fin_wait2\",comm=\"<orphaned>\",container=\"\"} 2\n"));
+  EXPECT_TRUE(stuck_series(r, 0).empty());
+}
+
+TEST(Metrics, BpfStatsWhenOn) {
+  MetricsSnapshot s;
+  s.bpf = {{"on_set_state", 2'500'000'000ULL, 10}};
+  const std::string text = render_metrics(s);
+  EXPECT_THAT(text, HasSubstr("tcpfsm_bpf_run_seconds_total{prog=\"on_set_state\"} 2.5\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_bpf_runs_total{prog=\"on_set_state\"} 10\n"));
+}
+
+TEST(ParseListen, AcceptsHostPortForms) {
+  auto a = parse_listen("127.0.0.1:9977");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->first, "127.0.0.1");
+  EXPECT_EQ(a->second, 9977);
+  auto b = parse_listen("[::1]:80");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->first, "::1");
+  EXPECT_EQ(b->second, 80);
+  auto c = parse_listen("localhost:65535");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->first, "localhost");
+}
+
+TEST(ParseListen, RejectsNonsenseAsUsage) {
+  for (const char* bad : {"", "9977", ":9977", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x",
+                          "::1:9977", "[::1]9977", "[::1", "[]:9977"}) {
+    auto r = parse_listen(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, Error::Kind::Usage) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("--listen")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace tcpfsm
