@@ -1,6 +1,7 @@
 #include "tcpfsm/cli.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -304,6 +305,37 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
                            ->group("Run");
   add_filter_flags(vcmd, vraw);
 
+  // doctor
+  DoctorOptions doctor;
+  std::string dobserve, dnetns;
+  auto* dcmd = app.add_subcommand("doctor", "Find what is wrong with this host's TCP, with evidence, and what to do");
+  dcmd->footer(
+      "Reads the TCP settings (/proc/sys/net/ipv4, net.core.somaxconn) and counters (/proc/net/netstat, snmp,\n"
+      "sockstat) twice, watches live traffic for --observe seconds (connections per destination, then who holds\n"
+      "stuck sockets, TIME_WAIT by side, listen queues), and reports findings: severity, evidence with its\n"
+      "source, why, and what to do. CLOSE_WAIT leaks, TIME_WAIT near tcp_max_tw_buckets, ephemeral port\n"
+      "pressure per destination, the server closing first, orphaned FIN_WAIT2, listen-queue overflows,\n"
+      "tcp_tw_recycle, and recipe settings that hurt. Exit status: 0 healthy, 1 warnings or worse, 2 usage.\n"
+      "Examples:\n"
+      "  tcpfsm doctor                        # watch 10 s, then report\n"
+      "  tcpfsm doctor --json --observe 60\n"
+      "  tcpfsm doctor --proc-root ./host-copy --etc-root ./host-copy/etc   # files copied from another host");
+  dcmd->add_flag("--json", doctor.json, "An array of findings: id, severity, title, evidence, explanation, action")
+      ->group("Output");
+  auto* dobserve_opt = dcmd->add_option("--observe", dobserve, "Watch live traffic this long; 0: files only (default 10)")
+                           ->type_name("SECONDS")
+                           ->group("Run");
+  auto* dproc_opt = dcmd->add_option("--proc-root", doctor.proc_root,
+                                     "Read /proc files from this directory instead (no live watching)")
+                        ->type_name("DIR")
+                        ->group("Run");
+  auto* detc_opt = dcmd->add_option("--etc-root", doctor.etc_root, "Read sysctl.conf and sysctl.d/ from here (default /etc)")
+                       ->type_name("DIR")
+                       ->group("Run");
+  auto* dnetns_opt = dcmd->add_option("--netns", dnetns, "Watch only this network namespace (inode)")
+                         ->type_name("INODE")
+                         ->group("Run");
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -334,6 +366,31 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
     if (!rb) return rb.error();
     trace.ringbuf_bytes = rb.value();
     cl.trace = std::move(trace);
+    return ParsedArgs{std::move(cl), 0};
+  }
+
+  if (dcmd->parsed()) {
+    cl.command = Command::Doctor;
+    if (given(dobserve_opt)) {
+      auto v = parse_seconds("--observe", dobserve, true);
+      if (!v) return v.error();
+      doctor.observe_s = v.value();
+    }
+    for (auto [opt, dir, flag] : {std::tuple{dproc_opt, &doctor.proc_root, "--proc-root"},
+                                  std::tuple{detc_opt, &doctor.etc_root, "--etc-root"}}) {
+      if (!given(opt)) continue;
+      struct stat st {};
+      if (dir->empty() || stat(dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return Error::usage("invalid " + std::string(flag) + " '" + *dir + "': not a directory");
+      }
+      while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+    }
+    if (given(dnetns_opt)) {
+      auto n = parse_netns(dnetns);
+      if (!n) return n.error();
+      doctor.netns = n.value();
+    }
+    cl.doctor = std::move(doctor);
     return ParsedArgs{std::move(cl), 0};
   }
 

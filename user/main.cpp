@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
     case tcpfsm::Command::Stats: status = tcpfsm::run_stats(cl.stats); break;
     case tcpfsm::Command::Leaks: status = tcpfsm::run_leaks(cl.leaks); break;
     case tcpfsm::Command::Serve: status = tcpfsm::run_serve(cl.serve); break;
+    case tcpfsm::Command::Doctor: {
+      auto rc = tcpfsm::run_doctor(cl.doctor);
+      if (rc) return rc.value();
+      status = rc.error();
+      break;
+    }
   }
   if (!status) {
     std::fprintf(stderr, "tcpfsm: %s\n", status.error().message.c_str());

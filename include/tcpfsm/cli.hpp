@@ -57,7 +57,15 @@ struct ServeOptions {
   size_t ringbuf_bytes = 8u << 20;
 };
 
-enum class Command { Trace, Stats, Leaks, Serve };
+struct DoctorOptions {
+  double observe_s = 10;       // live watching; 0: settings and counters only
+  std::string proc_root = "/proc";  // another root: files copied from a host, no live watching
+  std::string etc_root = "/etc";    // where sysctl.conf and sysctl.d/ are read
+  uint32_t netns = 0;          // watch only this network namespace
+  bool json = false;
+};
+
+enum class Command { Trace, Stats, Leaks, Serve, Doctor };
 
 struct CommandLine {
   Command command = Command::Stats;
@@ -66,6 +74,7 @@ struct CommandLine {
   StatsOptions stats;
   LeaksOptions leaks;
   ServeOptions serve;
+  DoctorOptions doctor;
 };
 
 struct ParsedArgs {

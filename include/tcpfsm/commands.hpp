@@ -13,5 +13,7 @@ Status run_trace(const TraceOptions& opts);
 Status run_stats(const StatsOptions& opts);
 Status run_leaks(const LeaksOptions& opts);
 Status run_serve(const ServeOptions& opts);
+// The exit status: 0 healthy, 1 findings of warning or worse.
+Result<int> run_doctor(const DoctorOptions& opts);
 
 }  // namespace tcpfsm

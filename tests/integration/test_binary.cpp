@@ -174,6 +174,9 @@ TEST(Binary, BadFlagsGiveOneLineAndExit2) {
                                                          {"serve", "--listen", "127.0.0.1:0"},
                                                          {"serve", "--listen", ":9977"},
                                                          {"serve", "--stuck-top", "many"},
+                                                         {"doctor", "--observe", "soon"},
+                                                         {"doctor", "--proc-root", "/does/not/exist"},
+                                                         {"doctor", "--netns", "x"},
                                                          {"no-such-command"}}) {
     Binary bin(args);
     Outcome r = bin.wait();

@@ -237,6 +237,41 @@ TEST_F(LeaksTest, StatsShowsTheLeakerInItsStuckSection) {
   EXPECT_TRUE(named) << r.out;
 }
 
+// tcpfsm doctor on a namespace with a CLOSE_WAIT leak and a server that
+// closes first (so its side piles up TIME_WAIT).
+TEST_F(LeaksTest, DoctorFindsTheLeakAndTheServerSideTimeWait) {
+  constexpr int kLeak = 20, kPrompt = 120;
+  pid_t leaker = start_leaker("doc-leaker", port_, kLeak, ready_[1]);
+  pid_t control = start_control(port_, kPrompt, ready_[1]);
+  children_ = {leaker, control};
+  wait_ready(ready_[0]);
+  wait_ready(ready_[0]);
+  std::this_thread::sleep_for(2500ms);
+  Binary bin({"doctor", "--json", "--observe", "2", "--netns", std::to_string(self_netns())});
+  Outcome r = bin.wait();
+  ASSERT_EQ(r.status, 1) << r.out << r.err;  // warnings found
+  json findings = json::parse(r.out);
+  const json* leak = nullptr;
+  const json* server = nullptr;
+  for (const auto& f : findings) {
+    for (const char* k : {"id", "severity", "title", "evidence", "explanation", "action"}) {
+      EXPECT_TRUE(f.contains(k)) << k << " missing in " << f.dump();
+    }
+    if (f["id"] == "close_wait_leak") leak = &f;
+    if (f["id"] == "server_closes_first") server = &f;
+  }
+  ASSERT_NE(leak, nullptr) << r.out;
+  EXPECT_EQ((*leak)["severity"], "warning");
+  EXPECT_THAT((*leak)["title"].get<std::string>(),
+              ::testing::HasSubstr("pid " + std::to_string(leaker) + " (doc-leaker"));
+  EXPECT_THAT((*leak)["evidence"][0].get<std::string>(), ::testing::HasSubstr("20 sockets in CLOSE_WAIT"));
+  EXPECT_THAT((*leak)["evidence"][1].get<std::string>(),
+              ::testing::HasSubstr("127.0.0.1:" + std::to_string(port_) + " (20)"));
+  ASSERT_NE(server, nullptr) << r.out;
+  EXPECT_THAT((*server)["evidence"][0].get<std::string>(),
+              ::testing::HasSubstr("on listening ports: " + std::to_string(port_) + " (" + std::to_string(kPrompt) + ")"));
+}
+
 TEST_F(LeaksTest, TextReportNamesTheLeaker) {
   pid_t leaker = start_leaker("txt-leaker", port_, kLeaked, ready_[1]);
   children_ = {leaker};
