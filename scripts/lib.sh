@@ -9,8 +9,8 @@ TCPFSM_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev
-  iproute2 prometheus
+  libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
+  iproute2 prometheus libbpf-tools
 )
 
 die() {
