@@ -12,7 +12,7 @@
 //                         flushed (here: cleared) past 64 KiB. No target; it
 //                         says how fast `trace --json` can keep up.
 //   BM_TraceTextFormat    the same for the default `trace` text lines.
-//   BM_Scrape_100kSockets one scrape end to end at 100k tracked sockets:
+//   BM_RenderMetrics_100kSockets one scrape end to end at 100k tracked sockets:
 //                         fill_snapshot into a fresh snapshot (consumer
 //                         thread) + render_metrics (HTTP thread).
 //                         Target: < 10 ms.
@@ -419,7 +419,7 @@ void fill_rest(tcpfsm::MetricsSnapshot& s) {
 
 // One whole scrape: the consumer's snapshot copy (a fresh shared snapshot,
 // as publish() makes every 0.5 s) and the HTTP thread's rendering.
-void BM_Scrape_100kSockets(benchmark::State& state) {
+void BM_RenderMetrics_100kSockets(benchmark::State& state) {
   const StateTable& t = scrape_table();
   size_t out_bytes = 0;
   for (auto _ : state) {
@@ -434,7 +434,7 @@ void BM_Scrape_100kSockets(benchmark::State& state) {
   state.counters["tracked"] = static_cast<double>(t.tracked());
   state.counters["scrape_bytes"] = static_cast<double>(out_bytes);
 }
-BENCHMARK(BM_Scrape_100kSockets)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RenderMetrics_100kSockets)->Unit(benchmark::kMillisecond);
 
 void BM_FillSnapshot(benchmark::State& state) {
   const StateTable& t = scrape_table();

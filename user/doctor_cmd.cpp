@@ -9,6 +9,7 @@
 #include <map>
 
 #include "output.hpp"
+#include "privileges.hpp"
 #include "run_control.hpp"
 #include "tcpfsm/commands.hpp"
 #include "tcpfsm/doctor.hpp"
@@ -45,6 +46,7 @@ Result<int> run_doctor(const DoctorOptions& opts) {
     topts.filter.netns = opts.netns;
     auto tracer = Tracer::start(topts);
     if (!tracer) return tracer.error();
+    if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);
     ConnectCounter counter;
     const auto t0 = std::chrono::steady_clock::now();
     in.before = before.value();  // taken just before the tracer started

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "output.hpp"
+#include "privileges.hpp"
 #include "run_control.hpp"
 #include "tcpfsm/commands.hpp"
 #include "tcpfsm/format.hpp"
@@ -48,6 +49,7 @@ Status run_leaks(const LeaksOptions& opts) {
   topts.filter.netns = opts.filter.netns;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
+  if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);
 
   LeakFinder finder(lopts);
   ProcOwnerLookup owners(kOwnerScanBudget);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "privileges.hpp"
 #include "run_control.hpp"
 #include "tcpfsm/leak_watcher.hpp"
 #include "tcpfsm/sock_diag.hpp"
@@ -24,6 +25,7 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
   topts.ringbuf_bytes = opts.ringbuf_bytes;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
+  if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);
 
   StateTable table(owner_filtered(opts.filter));
   TableSink sink(table, nullptr);

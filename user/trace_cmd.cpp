@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "output.hpp"
+#include "privileges.hpp"
 #include "run_control.hpp"
 #include "tcpfsm/commands.hpp"
 #include "tcpfsm/tracer.hpp"
@@ -43,6 +44,7 @@ Status run_trace(const TraceOptions& opts) {
   topts.ringbuf_bytes = opts.ringbuf_bytes;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
+  if (auto st = drop_all_capabilities(); !st) spdlog::warn("{}", st.error().message);
 
   Output out(STDOUT_FILENO);
   TraceSink sink(opts, WallClock::now(), out);

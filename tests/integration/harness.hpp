@@ -103,6 +103,7 @@ class Binary {
   // Starts build/tcpfsm with `args`; uid != 0 runs it as that user.
   explicit Binary(const std::vector<std::string>& args, uid_t uid = 0);
   void signal(int sig);
+  pid_t pid() const { return pid_; }
   // What it has written to stdout so far.
   std::string out_so_far() const;
   // Waits for it to exit.

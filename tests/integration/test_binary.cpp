@@ -157,6 +157,30 @@ TEST(Binary, WithoutPrivilegesSaysWhatToDoAndExits1) {
   EXPECT_EQ(r.out, "");
 }
 
+std::string status_field(pid_t pid, const std::string& key) {
+  for (const auto& l : lines(slurp("/proc/" + std::to_string(pid) + "/status"))) {
+    if (l.rfind(key + ":", 0) == 0) return l.substr(key.size() + 2);
+  }
+  return "";
+}
+
+// Once attached, trace needs no capability at all; the live commands keep
+// CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_SYS_ADMIN (21) and CAP_BPF (39).
+TEST(Binary, CapabilitiesAreDroppedOnceAttached) {
+  for (auto [args, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"trace", "--duration", "3"}, "0000000000000000"},
+           {{"stats", "--duration", "3", "--interval", "0"}, "0000008000280004"},
+           {{"leaks", "--watch", "1", "--duration", "3"}, "0000008000280004"}}) {
+    Binary bin(args);
+    std::this_thread::sleep_for(1500ms);
+    const pid_t pid = bin.pid();
+    for (const char* key : {"CapEff", "CapPrm", "CapBnd"}) EXPECT_EQ(status_field(pid, key), want) << args[0] << " " << key;
+    EXPECT_EQ(status_field(pid, "CapAmb"), "0000000000000000") << args[0];
+    Outcome r = bin.wait();
+    EXPECT_EQ(r.status, 0) << args[0] << ": " << r.err;
+  }
+}
+
 TEST(Binary, BadFlagsGiveOneLineAndExit2) {
   for (auto args : std::vector<std::vector<std::string>>{{"trace", "-L", "70000"},
                                                          {"trace", "--pid", "abc"},
