@@ -25,9 +25,9 @@ fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 for t in "${targets[@]}"; do
+  case "$t" in -h | --help) usage ;; esac
   case " ${ALL_TARGETS[*]} " in
     *" $t "*) ;;
-    -h | --help) usage ;;
     *) echo "tcpfsm: unknown fuzz target '$t'" >&2; usage ;;
   esac
 done

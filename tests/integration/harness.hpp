@@ -93,6 +93,9 @@ NetnsChild fork_in_new_netns(const std::function<int()>& fn);
 pid_t fork_child(const std::function<int()>& fn);
 int wait_child(pid_t pid);
 
+// `ss -tan` in this namespace, counted by state as the kernel numbers them.
+std::map<uint8_t, uint64_t> ss_counts();
+
 // build/tcpfsm, run the way a user runs it, stdout and stderr to files.
 struct Outcome {
   int status = -1;

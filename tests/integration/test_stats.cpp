@@ -62,35 +62,6 @@ class LiveStats : public EventSink {
   uint32_t netns_;
 };
 
-// `ss -tan` in this namespace, counted by state as the kernel numbers them.
-std::map<uint8_t, uint64_t> ss_counts() {
-  static const std::map<std::string, uint8_t> names = {
-      {"ESTAB", TCPFSM_ESTABLISHED}, {"SYN-SENT", TCPFSM_SYN_SENT},     {"SYN-RECV", TCPFSM_SYN_RECV},
-      {"FIN-WAIT-1", TCPFSM_FIN_WAIT1}, {"FIN-WAIT-2", TCPFSM_FIN_WAIT2}, {"TIME-WAIT", TCPFSM_TIME_WAIT},
-      {"CLOSE-WAIT", TCPFSM_CLOSE_WAIT}, {"LAST-ACK", TCPFSM_LAST_ACK},   {"LISTEN", TCPFSM_LISTEN},
-      {"CLOSING", TCPFSM_CLOSING}};
-  std::map<uint8_t, uint64_t> out;
-  FILE* p = popen("ss -tan 2>&1", "r");
-  EXPECT_NE(p, nullptr);
-  char line[512];
-  bool header = true;
-  while (p && fgets(line, sizeof(line), p)) {
-    if (header) {
-      header = false;
-      continue;
-    }
-    char state[32] = {};
-    if (sscanf(line, "%31s", state) != 1) continue;
-    auto it = names.find(state);
-    EXPECT_NE(it, names.end()) << "unexpected ss state " << state;
-    if (it != names.end()) ++out[it->second];
-  }
-  if (p) {
-    EXPECT_EQ(pclose(p), 0);
-  }
-  return out;
-}
-
 void expect_matches_ss(const StateTable& t) {
   auto ss = ss_counts();
   for (uint8_t s = TCPFSM_ESTABLISHED; s <= TCPFSM_CLOSING; ++s) {
