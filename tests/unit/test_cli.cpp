@@ -90,6 +90,40 @@ const BadCase kBad[] = {
     {{"trace", "--cgroup", ""}, "--cgroup"},
     {{"trace", "--duration", ""}, "--duration"},
     {{"trace", "--ringbuf-size", ""}, "--ringbuf-size"},
+    {{"stats", "--stuck-min-age", "old"}, "--stuck-min-age"},
+    // leaks
+    {{"leaks", "--min-age", "banana"}, "--min-age"},
+    {{"leaks", "--min-age", "-3"}, "--min-age"},
+    {{"leaks", "--min-age", ""}, "--min-age"},
+    {{"leaks", "--watch", "0"}, "--watch"},
+    {{"leaks", "--watch", "x"}, "--watch"},
+    {{"leaks", "--duration", "5"}, "--duration needs --watch"},
+    {{"leaks", "--watch", "1", "--duration", "0"}, "--duration"},
+    {{"leaks", "-L", "99999"}, "-L"},
+    {{"leaks", "--pid", "-1"}, "--pid"},
+    {{"leaks", "--ringbuf-size", "8M"}, "--ringbuf-size"},
+    // serve
+    {{"serve", "--listen", ""}, "--listen"},
+    {{"serve", "--listen", "9977"}, "--listen"},
+    {{"serve", "--listen", ":9977"}, "--listen"},
+    {{"serve", "--listen", "127.0.0.1:99999"}, "--listen"},
+    {{"serve", "--listen", "::1:9977"}, "--listen"},
+    {{"serve", "--stuck-top", "many"}, "--stuck-top"},
+    {{"serve", "--stuck-top", "-1"}, "--stuck-top"},
+    {{"serve", "--stuck-top", "100000"}, "--stuck-top"},
+    {{"serve", "--stuck-min-age", "x"}, "--stuck-min-age"},
+    {{"serve", "--reconcile", "-1"}, "--reconcile"},
+    {{"serve", "--duration", "0"}, "--duration"},
+    {{"serve", "--ringbuf-size", "5"}, "--ringbuf-size"},
+    {{"serve", "--bpf-stats", "yes"}, "yes"},
+    // doctor
+    {{"doctor", "--observe", "soon"}, "--observe"},
+    {{"doctor", "--observe", "-5"}, "--observe"},
+    {{"doctor", "--proc-root", "/does/not/exist"}, "--proc-root"},
+    {{"doctor", "--proc-root", "/etc/hostname"}, "--proc-root"},
+    {{"doctor", "--etc-root", ""}, "--etc-root"},
+    {{"doctor", "--netns", "abc"}, "--netns"},
+    {{"doctor", "--json", "extra"}, "extra"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, BadCommandLine, ::testing::ValuesIn(kBad));
@@ -252,6 +286,44 @@ TEST(CommandLine, StatsFlags) {
   EXPECT_EQ(s.filter.family, AF_INET6);
   EXPECT_EQ(s.filter.dports, std::vector<uint16_t>{443});
   EXPECT_EQ(s.replay, "-");
+}
+
+TEST(CommandLine, LeaksServeDoctorDefaultsAndFlags) {
+  auto l = parse_command_line({"leaks"});
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->command->command, Command::Leaks);
+  EXPECT_EQ(l->command->leaks.min_age_s, 10.0);
+  EXPECT_EQ(l->command->leaks.watch_s, 0.0);
+  auto l2 = parse_command_line({"leaks", "--json", "--min-age", "0", "--watch", "2", "--duration", "9", "--comm", "x"});
+  ASSERT_TRUE(l2.ok()) << l2.error().message;
+  EXPECT_TRUE(l2->command->leaks.json);
+  EXPECT_EQ(l2->command->leaks.min_age_s, 0.0);
+  EXPECT_EQ(l2->command->leaks.watch_s, 2.0);
+  EXPECT_EQ(l2->command->leaks.filter.comm, "x");
+
+  auto v = parse_command_line({"serve"});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->command->serve.host, "127.0.0.1");  // loopback unless told otherwise
+  EXPECT_EQ(v->command->serve.port, 9977);
+  EXPECT_EQ(v->command->serve.stuck_top, 20u);
+  EXPECT_FALSE(v->command->serve.bpf_stats);
+  auto v2 = parse_command_line({"serve", "--listen", "[::]:80", "--stuck-top", "0", "--bpf-stats"});
+  ASSERT_TRUE(v2.ok()) << v2.error().message;
+  EXPECT_EQ(v2->command->serve.host, "::");
+  EXPECT_EQ(v2->command->serve.port, 80);
+  EXPECT_EQ(v2->command->serve.stuck_top, 0u);
+  EXPECT_TRUE(v2->command->serve.bpf_stats);
+
+  auto d = parse_command_line({"doctor"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->command->doctor.observe_s, 10.0);
+  EXPECT_EQ(d->command->doctor.proc_root, "/proc");
+  EXPECT_EQ(d->command->doctor.etc_root, "/etc");
+  auto d2 = parse_command_line({"doctor", "--observe", "0", "--proc-root", "/tmp/", "--json"});
+  ASSERT_TRUE(d2.ok()) << d2.error().message;
+  EXPECT_EQ(d2->command->doctor.observe_s, 0.0);
+  EXPECT_EQ(d2->command->doctor.proc_root, "/tmp");
+  EXPECT_TRUE(d2->command->doctor.json);
 }
 
 }  // namespace
