@@ -142,7 +142,8 @@ Result<HostSnapshot> read_host(const std::string& proc_root) {
   s.tw_recycle = read_int(ipv4 + "tcp_tw_recycle");
   s.somaxconn = read_int(proc_root + "/sys/net/core/somaxconn");
   if (auto r = read_text(ipv4 + "ip_local_port_range")) {
-    auto f = split_ws((*r).substr(0, (*r).find('\n')));
+    const std::string first_line = r->substr(0, r->find('\n'));  // split_ws points into it
+    auto f = split_ws(first_line);
     if (f.size() == 2) {
       auto lo = parse_int(f[0]), hi = parse_int(f[1]);
       if (lo && hi && *lo > 0 && *hi >= *lo && *hi <= 65535) s.local_port_range = {{*lo, *hi}};
