@@ -2,9 +2,40 @@
 
 #include <httplib.h>
 
+#include <atomic>
+#include <functional>
+
 #include "tcpfsm/format.hpp"
 
 namespace tcpfsm {
+namespace {
+
+// A fixed pool with a bounded queue: past kExporterMaxPending connections
+// the accepting thread serves the next one itself, so it stops accepting
+// and further clients wait in the kernel's small listen backlog. Open
+// connections, threads and memory stay bounded whatever clients do.
+class BoundedTaskQueue : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue() : pool_(kExporterThreads) {}
+  void enqueue(std::function<void()> fn) override {
+    if (pending_.load() >= kExporterMaxPending) {
+      fn();
+      return;
+    }
+    ++pending_;
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      --pending_;
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::atomic<size_t> pending_{0};
+};
+
+}  // namespace
 
 void PublishedMetrics::set(std::shared_ptr<const MetricsSnapshot> s) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -25,7 +56,7 @@ uint64_t PublishedMetrics::age_ns() const {
 void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub) {
   using httplib::Request;
   using httplib::Response;
-  srv.new_task_queue = [] { return new httplib::ThreadPool(kExporterThreads); };
+  srv.new_task_queue = [] { return new BoundedTaskQueue(); };
   srv.set_payload_max_length(kExporterMaxPayload);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);

@@ -33,6 +33,8 @@ class PublishedMetrics {
 // Requests are a line and a few headers: bodies over this are refused.
 inline constexpr size_t kExporterMaxPayload = 4096;
 inline constexpr int kExporterThreads = 2;
+// Connections accepted and waiting for a worker, at most.
+inline constexpr size_t kExporterMaxPending = 16;
 
 // Routes (/metrics, /healthz, /; 404 elsewhere; 405 for anything but GET
 // and HEAD), limits (worker threads, payload, timeouts, keep-alive) and

@@ -211,6 +211,44 @@ TEST(Serve, BadRequestsGet4xxAndServingGoesOn) {
   EXPECT_EQ(bin.wait().status, 0);
 }
 
+// Clients that connect and send nothing hold a worker for the 5 s read
+// timeout. However many there are, the exporter's descriptors and threads
+// stay bounded, and it serves again once they are gone.
+TEST(Serve, IdleConnectionsCannotExhaustTheExporter) {
+  const uint16_t port = free_port();
+  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns())});
+  ASSERT_TRUE(wait_for_metrics(port));
+  auto count = [&](const std::string& dir) {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(bin.pid()) + "/" + dir)) ++n;
+    return n;
+  };
+  const size_t fds0 = count("fd"), threads0 = count("task");
+  std::vector<Fd> idle;
+  for (int i = 0; i < 300; ++i) {
+    Fd s(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));  // EINPROGRESS once the backlog is full
+    idle.push_back(std::move(s));
+  }
+  std::this_thread::sleep_for(1s);
+  EXPECT_LE(count("fd"), fds0 + 2 + 16 + 1 + 2) << "workers + queue + the acceptor's own + slack";
+  EXPECT_EQ(count("task"), threads0);
+  idle.clear();
+  // Closed clients are dropped as each worker gets to them.
+  bool served = false;
+  for (int i = 0; i < 40 && !served; ++i) {
+    served = get(port, "/metrics").first == 200;
+    if (!served) std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_TRUE(served);
+  bin.signal(SIGTERM);
+  EXPECT_EQ(bin.wait().status, 0);
+}
+
 TEST(Serve, PortInUseIsOneLineAndExit1) {
   Fd taken = listen_loopback(AF_INET);
   Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(local_port(taken.get())), "--duration", "2"});
