@@ -1,5 +1,7 @@
 #include "tcpfsm/leak_watcher.hpp"
 
+#include <malloc.h>
+
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -82,6 +84,7 @@ void LeakWatcher::run() {
   ProcOwnerLookup owners(opts_.owner_budget);
   for (;;) {
     auto report = leak_pass(finder, owners, opts_.filter, opts_.storage_map_fd);
+    malloc_trim(0);  // the dump is freed: give its pages back
     std::unique_lock<std::mutex> lock(mu_);
     if (report) {
       latest_ = std::move(report.value());
