@@ -92,28 +92,41 @@ class KernelFilter : public ::testing::TestWithParam<Case> {};
 
 TEST_P(KernelFilter, KeepsExactlyTheMatchingEvents) {
   const Case& tc = GetParam();
-  Traffic traffic;
-  traffic.prepare();
-  FilterSpec spec = tc.filter(traffic);
-  auto reference = start_tracer();
-  auto filtered = start_tracer(spec);
-  ASSERT_TRUE(reference && filtered);
-  traffic.run();
+  // The comparison needs both tracers to see everything. A nested softirq
+  // can hit the narrow window where the rescue program cannot tell that the
+  // main one is running; the kernel counts that as a loss. Such an attempt
+  // proves nothing about filters and is run again (at most twice); an
+  // uncounted loss fails at once.
+  for (int attempt = 1;; ++attempt) {
+    Traffic traffic;
+    traffic.prepare();
+    FilterSpec spec = tc.filter(traffic);
+    auto reference = start_tracer();
+    auto filtered = start_tracer(spec);
+    ASSERT_TRUE(reference && filtered);
+    traffic.run();
 
-  Collector all, kept;
-  ASSERT_TRUE(poll_until(*reference, all, [&] { return all.events.size() >= 42; }));
-  drain(*reference, all);
-  drain(*filtered, kept);
-  ASSERT_EQ(all.events.size(), 42u);
+    Collector all, kept;
+    const bool complete = poll_until(*reference, all, [&] { return all.events.size() >= 42; });
+    drain(*reference, all);
+    drain(*filtered, kept);
+    const RunCounters rc = reference->counters(), fc = filtered->counters();
+    const uint64_t counted = rc.ringbuf_drops + rc.lost_recursion() + fc.ringbuf_drops + fc.lost_recursion();
+    if ((!complete || all.events.size() != 42u) && counted > 0 && attempt < 3) continue;
+    ASSERT_TRUE(complete) << all.events.size() << " of 42 events; reference: " << summary_text(rc)
+                          << "; filtered: " << summary_text(fc);
+    ASSERT_EQ(all.events.size(), 42u);
 
-  std::vector<Event> want;
-  for (const auto& e : all.events) {
-    if (spec.matches(e)) want.push_back(e);
+    std::vector<Event> want;
+    for (const auto& e : all.events) {
+      if (spec.matches(e)) want.push_back(e);
+    }
+    EXPECT_EQ(kept.events.size(), tc.expected) << summary_text(fc);
+    EXPECT_EQ(want.size(), tc.expected) << "the reference matcher disagrees with the case table";
+    EXPECT_EQ(keys(kept.events), keys(want));
+    EXPECT_EQ(fc.ringbuf_drops, 0u);
+    return;
   }
-  EXPECT_EQ(kept.events.size(), tc.expected);
-  EXPECT_EQ(want.size(), tc.expected) << "the reference matcher disagrees with the case table";
-  EXPECT_EQ(keys(kept.events), keys(want));
-  EXPECT_EQ(filtered->counters().ringbuf_drops, 0u);
 }
 
 FilterSpec family(uint8_t f) {
