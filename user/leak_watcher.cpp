@@ -84,7 +84,9 @@ void LeakWatcher::run() {
   ProcOwnerLookup owners(opts_.owner_budget);
   for (;;) {
     auto report = leak_pass(finder, owners, opts_.filter, opts_.storage_map_fd);
-    malloc_trim(0);  // the dump is freed: give its pages back
+    // Freed dump buffers (this pass's and the consumer's reconciliation's)
+    // go back to the system; trimming here keeps that off the consumer thread.
+    malloc_trim(0);
     std::unique_lock<std::mutex> lock(mu_);
     if (report) {
       latest_ = std::move(report.value());

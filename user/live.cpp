@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <memory>
 
@@ -112,7 +110,6 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     now = clock::now();
     if (opts.reconcile_s > 0 && now >= next_reconcile) {
       if (auto s = reconcile(); !s) return s.error();
-      malloc_trim(0);  // the dump's buffers go back to the system, not to a heap that only grows
       next_reconcile = clock::now() + secs(opts.reconcile_s);
     }
     if (opts.tick_s > 0 && now >= next_tick && on_tick) {
