@@ -124,12 +124,14 @@ TEST(Binary, StatsReplayOfATraceCaptureGivesTheLiveTables) {
   EXPECT_EQ(live["transitions"]["CLOSE>SYN_SENT"], 3);
   EXPECT_EQ(live["states"]["TIME_WAIT"], 3);
   // Each tracer instance times sockets with its own BPF storage, so the two
-  // runs differ by the nanoseconds between their programs; counts are exact.
+  // runs differ by the time between their programs' runs on the same event:
+  // nanoseconds, or tens of microseconds when an interrupt falls between them
+  // (a clean-clone run saw 5.9 us). Counts are exact.
   for (const char* st : {"SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "CLOSE_WAIT", "LAST_ACK", "LISTEN"}) {
     EXPECT_EQ(live["lifetimes"][st]["count"], again["lifetimes"][st]["count"]) << st;
     for (const char* k : {"min_ns", "max_ns"}) {
       double a = live["lifetimes"][st][k].get<double>(), b = again["lifetimes"][st][k].get<double>();
-      EXPECT_NEAR(a, b, 5000 + 0.01 * a) << st << " " << k;
+      EXPECT_NEAR(a, b, 50'000 + 0.01 * a) << st << " " << k;
     }
   }
   EXPECT_EQ(live["lifetimes"]["ESTABLISHED"]["count"], 6);
