@@ -33,9 +33,15 @@ const volatile __u8 dport_bits[8192] = {};
 /* Wake the consumer only once this much data is waiting; it also polls on
  * a short timer, so light traffic still arrives promptly. */
 const volatile __u64 wakeup_bytes = 1 << 20;
-/* 0: only keep the per-socket storage (state entry time, owner) that
- * sock_diag reads back for `leaks`; no ring buffer records. */
-const volatile __u8 emit_events = 1;
+/* enum tcpfsm_mode: records, storage only, or counting in the kernel. */
+const volatile __u8 mode = TCPFSM_MODE_EVENTS;
+/* Possible CPUs, for the sweep's look at every CPU's pending cancel. */
+const volatile __u32 nr_cpus = 1;
+
+#define MAX_CPUS 1024
+/* A cancelled timewait timer not started again nor expired within this
+ * long was an early kill (the follow-up comes at once, on the same CPU). */
+#define TW_KILL_GRACE_NS 10000000ULL
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -59,6 +65,69 @@ struct {
 	__type(key, int);
 	__type(value, struct tcpfsm_sk_info);
 } sk_infos SEC(".maps");
+
+/* Aggregate mode: counts per slot (TCPFSM_SLOT_*) and CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPFSM_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tcpfsm_agg);
+} aggs SEC(".maps");
+
+/* Aggregate mode: lifetime histograms, TCPFSM_HISTS per slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPFSM_SLOTS * TCPFSM_HISTS);
+	__type(key, __u32);
+	__type(value, struct tcpfsm_hist);
+} hists SEC(".maps");
+
+static __always_inline __u32 hist_index(__u64 ns)
+{
+	__u64 v = ns;
+	__u32 msb = 0;
+
+	if (ns < 16)
+		return ns;
+	if (v >> 32) { v >>= 32; msb += 32; }
+	if (v >> 16) { v >>= 16; msb += 16; }
+	if (v >> 8) { v >>= 8; msb += 8; }
+	if (v >> 4) { v >>= 4; msb += 4; }
+	if (v >> 2) { v >>= 2; msb += 2; }
+	if (v >> 1)
+		msb += 1;
+	return (msb - 3) * 16 + ((ns >> (msb - 4)) & 15);
+}
+
+static __always_inline void hist_record(__u32 slot, __u32 id, __u64 ns)
+{
+	__u32 key = slot * TCPFSM_HISTS + id;
+	struct tcpfsm_hist *h = bpf_map_lookup_elem(&hists, &key);
+	__u32 i = hist_index(ns);
+
+	if (!h || i >= TCPFSM_HIST_BUCKETS)
+		return;
+	if (slot == TCPFSM_SLOT_TW) {
+		__sync_fetch_and_add(&h->buckets[i], 1);
+		__sync_fetch_and_add(&h->count, 1);
+		__sync_fetch_and_add(&h->sum_ns, ns);
+	} else {
+		h->buckets[i]++;
+		h->count++;
+		h->sum_ns += ns;
+	}
+	/* Extremes are plain stores even in the atomic slot: a rare race can
+	 * only make them less extreme than they were. */
+	if (~ns > h->neg_min_ns)
+		h->neg_min_ns = ~ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+static __always_inline struct tcpfsm_agg *agg_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&aggs, &slot);
+}
 
 /*
  * Whether the task on the CPU is the one driving this transition. A process
@@ -115,6 +184,66 @@ static __always_inline bool comm_matches(const char *comm)
 	return true;
 }
 
+/*
+ * Aggregate mode: count the transition where it happens. A socket is counted
+ * in `known` under the state its storage says (si->counted), so a lost
+ * transition corrects itself at the next one. A socket tcpfsm never saw
+ * before (no storage until now) was counted, if at all, by a sock_diag dump
+ * in oldstate: `unknown_left` tells userspace that population shrank.
+ */
+static __always_inline void aggregate(const struct sock *sk, __u16 family, int oldstate, int newstate,
+				      struct tcpfsm_sk_info *si, bool unseen, __u64 prev, __u8 flags)
+{
+	__u32 slot = (flags & TCPFSM_F_RESCUED) ? TCPFSM_SLOT_NESTED : TCPFSM_SLOT_MAIN;
+	struct tcpfsm_agg *a = agg_of(slot);
+	__u32 f = family == AF_INET6;
+	__u32 counted = 0, o = oldstate, n = newstate;
+	bool pass = true;
+
+	if (!a || o >= TCPFSM_STATE_MAX || n >= TCPFSM_STATE_MAX)
+		return;
+	/* For the verifier, which may not connect the check above with the
+	 * copies the compiler indexes with: masks it cannot optimise away. */
+	asm volatile("" : "+r"(o), "+r"(n));
+	o &= 0xf;
+	n &= 0xf;
+	if (filter_lports_on || filter_dports_on) {
+		__u16 sport, dport;
+
+		bpf_core_read(&sport, sizeof(sport), &((struct inet_sock *)sk)->inet_sport);
+		dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		pass = (!filter_lports_on || port_set(lport_bits, bpf_ntohs(sport))) &&
+		       (!filter_dports_on || port_set(dport_bits, dport));
+	}
+	if (pass) {
+		a->transitions[o][n]++;
+		if (prev && oldstate != newstate)
+			hist_record(slot, o, prev);
+	}
+	if (o == n)
+		return;
+	if (si) {
+		counted = si->counted;
+		si->counted = 0;
+	}
+	if (counted && counted < TCPFSM_STATE_MAX)
+		a->known[f][counted & 0xf]--;
+	else if (pass && unseen)
+		a->unknown_left[f][o]++;
+	if (!pass || n == TCP_CLOSE)
+		return;
+	if (!si) {
+		a->storage_failures++;
+		return;
+	}
+	a->known[f][n]++;
+	si->counted = n;
+	/* A timewait socket inherits the cookie, and is tracked by it: make
+	 * sure there is one before tcp_time_wait() copies it. */
+	if (n == TCP_FIN_WAIT1 || n == TCP_FIN_WAIT2 || n == TCP_CLOSING)
+		bpf_get_socket_cookie((void *)sk);
+}
+
 static __always_inline void handle(const struct sock *sk, int oldstate, int newstate,
 				   struct tcpfsm_cpu_counters *cc, __u8 flags)
 {
@@ -125,6 +254,7 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 	__u64 now, prev = 0;
 	__u32 pid = 0;
 	__u16 sport, dport;
+	__u8 fresh = 0; /* 1: storage created now, 2: cloned from the listener */
 	bool task;
 
 	/* Filters on what never changes for a socket go first. */
@@ -142,8 +272,10 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 	if (si) {
 		if (si->sk != (__u64)sk) {
 			/* New entry, or one cloned from the listener. */
+			fresh = si->sk ? 2 : 1;
 			si->sk = (__u64)sk;
 			si->ts_ns = 0;
+			si->counted = 0;
 			if (si->pid)
 				si->owner = TCPFSM_OWNER_LISTENER;
 		}
@@ -164,17 +296,24 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 		pid = bpf_get_current_pid_tgid() >> 32;
 		flags |= TCPFSM_OWNER_TASK;
 		if (si) {
+			/* The same process again (connect, then close): its
+			 * name is already there. */
+			if (si->pid != pid || si->owner != TCPFSM_OWNER_RECORDED)
+				bpf_get_current_comm(si->comm, sizeof(si->comm));
 			si->pid = pid;
 			si->owner = TCPFSM_OWNER_RECORDED;
-			bpf_get_current_comm(si->comm, sizeof(si->comm));
 		}
 	} else if (si && si->pid) {
 		pid = si->pid;
 		flags |= si->owner;
 	}
 
-	if (!emit_events)
+	if (mode == TCPFSM_MODE_STORAGE)
 		return;
+	if (mode == TCPFSM_MODE_AGGREGATE) {
+		aggregate(sk, family, oldstate, newstate, si, !si || fresh == 1, prev, flags);
+		return;
+	}
 
 	/* inet_sport, as the tracepoint itself reports: skc_num is already 0
 	 * when a socket enters CLOSE (inet_put_port runs first). */
@@ -288,8 +427,160 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64); /* struct inet_timewait_sock * */
-	__type(value, __u64); /* unused */
+	__type(value, __u64); /* its key in tws (aggregate mode) */
 } fw2_tws SEC(".maps");
+
+/* Aggregate mode: every timewait socket seen starting, until it ends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64); /* its cookie (the full socket's), or its address */
+	__type(value, struct tcpfsm_tw);
+} tws SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpfsm_tw_pending);
+} tw_pending SEC(".maps");
+
+static __always_inline void tw_add(__s64 *counter, __s64 v)
+{
+	__sync_fetch_and_add(counter, v);
+}
+
+/* A timewait socket ends (expired: how 0, killed: 1): uncount it and time
+ * the substate it ended in. */
+static __always_inline void tw_end(__u64 key, __u8 family, __u8 substate, __u64 at, __u32 how)
+{
+	struct tcpfsm_agg *a = agg_of(TCPFSM_SLOT_TW);
+	struct tcpfsm_tw *t;
+	__u64 ptr, *owner;
+	__u32 f;
+
+	if (!a || how > 1)
+		return;
+	__sync_fetch_and_add(&a->tw_ends[how], 1);
+	t = bpf_map_lookup_elem(&tws, &key);
+	if (!t) {
+		/* From before tcpfsm started: a dump counted it. */
+		f = family == AF_INET6;
+		if (substate < TCPFSM_STATE_MAX)
+			__sync_fetch_and_add(&a->tw_unknown_left[f][substate], 1);
+		return;
+	}
+	f = t->family == AF_INET6;
+	substate = t->substate;
+	if (substate < TCPFSM_STATE_MAX)
+		tw_add(&a->tw_known[f][substate], -1);
+	if (at >= t->entered_ns) {
+		__u64 d = at - t->entered_ns;
+
+		if (substate == TCP_TIME_WAIT) {
+			hist_record(TCPFSM_SLOT_TW, TCP_TIME_WAIT, d);
+			hist_record(TCPFSM_SLOT_TW, how ? TCPFSM_HIST_TW_KILLED : TCPFSM_HIST_TW_EXPIRED, d);
+		} else if (substate == TCP_FIN_WAIT2) {
+			hist_record(TCPFSM_SLOT_TW, TCPFSM_HIST_FW2_TW, d);
+		}
+	}
+	ptr = t->tw;
+	owner = bpf_map_lookup_elem(&fw2_tws, &ptr);
+	if (owner && *owner == key) /* not a newer socket at the same address */
+		bpf_map_delete_elem(&fw2_tws, &ptr);
+	bpf_map_delete_elem(&tws, &key);
+}
+
+/* An orphaned FIN_WAIT2 got its FIN: move it to TIME_WAIT once, whoever
+ * sees it first (a reschedule, or the sweep on another CPU). */
+static __always_inline void tw_switch(struct tcpfsm_tw *t, __u32 substate, __u64 now)
+{
+	struct tcpfsm_agg *a = agg_of(TCPFSM_SLOT_TW);
+	__u32 old = t->substate;
+	__u64 entered = t->entered_ns;
+	__u32 f = t->family == AF_INET6;
+
+	if (!a || old == substate || substate >= TCPFSM_STATE_MAX || old >= TCPFSM_STATE_MAX)
+		return;
+	if (__sync_val_compare_and_swap(&t->substate, old, substate) != old)
+		return;
+	t->entered_ns = now;
+	tw_add(&a->tw_known[f][old], -1);
+	tw_add(&a->tw_known[f][substate], 1);
+	if (old == TCP_FIN_WAIT2 && now >= entered)
+		hist_record(TCPFSM_SLOT_TW, TCPFSM_HIST_FW2_TW, now - entered);
+}
+
+static __always_inline void tw_aggregate(struct inet_timewait_sock *tw, __u8 kind, __u8 family, __u8 substate)
+{
+	struct tcpfsm_tw_pending *p;
+	struct tcpfsm_agg *a;
+	struct tcpfsm_tw *t;
+	__u64 key, now, ptr = (__u64)tw;
+	__u32 zero = 0;
+
+	p = bpf_map_lookup_elem(&tw_pending, &zero);
+	a = agg_of(TCPFSM_SLOT_TW);
+	if (!p || !a)
+		return;
+	key = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	if (!key)
+		key = ptr;
+	now = bpf_ktime_get_ns();
+
+	if (kind == TCPFSM_EV_TW_CANCEL) {
+		__u64 prev_ts = p->ts_ns, prev;
+		__u8 prev_family = p->family, prev_sub = p->substate;
+
+		/* An orphaned FIN_WAIT2 stays in fw2_tws until it ends: should the
+		 * start that follows this cancel be skipped (a nested run), the
+		 * sweep still sees its switch to TIME_WAIT. */
+		/* Fields first, then the key that makes them current: the sweep
+		 * reads the key, then the time. */
+		p->family = family;
+		p->substate = substate;
+		p->ts_ns = now;
+		prev = __sync_lock_test_and_set(&p->key, key);
+		if (prev && prev != key)
+			tw_end(prev, prev_family, prev_sub, prev_ts, 1);
+		return;
+	}
+	if (kind == TCPFSM_EV_TW_EXPIRE) {
+		__sync_val_compare_and_swap(&p->key, key, 0);
+		tw_end(key, family, substate, now, 0);
+		return;
+	}
+	/* TCPFSM_EV_TW_START */
+	if (__sync_val_compare_and_swap(&p->key, key, 0) == key) {
+		/* Re-armed right after its cancel: the FIN that made an orphaned
+		 * FIN_WAIT2 TIME_WAIT, or a retransmitted FIN. */
+		t = bpf_map_lookup_elem(&tws, &key);
+		if (t)
+			tw_switch(t, substate, now);
+	} else {
+		struct tcpfsm_tw fresh = {
+			.entered_ns = now,
+			.tw = ptr,
+			.substate = substate,
+			.family = family,
+		};
+		long err = bpf_map_update_elem(&tws, &key, &fresh, BPF_NOEXIST);
+
+		if (err == -17 /* EEXIST */) {
+			t = bpf_map_lookup_elem(&tws, &key);
+			if (t)
+				tw_switch(t, substate, now);
+		} else if (err) {
+			__sync_fetch_and_add(&a->tw_untracked, 1);
+			return;
+		} else if (substate < TCPFSM_STATE_MAX) {
+			tw_add(&a->tw_known[family == AF_INET6][substate], 1);
+		}
+	}
+	if (substate == TCP_FIN_WAIT2 && bpf_map_update_elem(&fw2_tws, &ptr, &key, BPF_ANY))
+		__sync_fetch_and_add(&a->tw_untracked, 1);
+}
 
 static __always_inline void emit_tw(struct inet_timewait_sock *tw, __u8 kind)
 {
@@ -316,6 +607,10 @@ static __always_inline void emit_tw(struct inet_timewait_sock *tw, __u8 kind)
 		return;
 
 	substate = BPF_CORE_READ(tw, tw_substate);
+	if (mode == TCPFSM_MODE_AGGREGATE) {
+		tw_aggregate(tw, kind, family, substate);
+		return;
+	}
 	if (kind == TCPFSM_EV_TW_START && substate == TCP_FIN_WAIT2) {
 		if (bpf_map_update_elem(&fw2_tws, &key, &key, BPF_ANY)) {
 			cc = bpf_map_lookup_elem(&cpu_counters, &zero);
@@ -397,17 +692,59 @@ int BPF_PROG(on_timer_expire, struct timer_list *timer)
 	return 0;
 }
 
-static long sweep_one(struct bpf_map *map, __u64 *key, __u64 *val, void *ctx)
+static long sweep_one(struct bpf_map *map, __u64 *ptr, __u64 *key, void *ctx)
 {
-	struct inet_timewait_sock *tw = (void *)*key;
+	struct inet_timewait_sock *tw = (void *)*ptr;
+	struct tcpfsm_tw *t;
+	__u64 cookie;
 	__u8 substate = 0;
 
-	/* Timewait sockets are SLAB_TYPESAFE_BY_RCU and leave this map at
-	 * their timer's cancel or expiry, before they are freed. */
+	/* Timewait sockets are SLAB_TYPESAFE_BY_RCU. In events mode they leave
+	 * this map at their timer's cancel or expiry, before they are freed;
+	 * in aggregate mode when they end, which for a kill is settled up to a
+	 * sweep later (hence the identity check below). */
 	bpf_core_read(&substate, sizeof(substate), &tw->tw_substate);
-	if (substate != TCP_FIN_WAIT2)
+	if (substate == TCP_FIN_WAIT2)
+		return 0;
+	if (mode != TCPFSM_MODE_AGGREGATE) {
 		emit_tw(tw, TCPFSM_EV_TW_SUBSTATE); /* which removes it from the map */
+		return 0;
+	}
+	/* In aggregate mode an entry outlives the cancel of a kill until the
+	 * kill is settled: make sure this is still the same socket. */
+	cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	if ((cookie ? cookie : *ptr) == *key) {
+		t = bpf_map_lookup_elem(&tws, key);
+		if (t)
+			tw_switch(t, substate, bpf_ktime_get_ns());
+	}
+	bpf_map_delete_elem(&fw2_tws, ptr);
 	return 0;
+}
+
+/* Aggregate mode: a cancel not followed on its CPU by a start or an expiry
+ * within the grace was an early kill (tw reuse, RST, netns teardown). */
+static __always_inline void settle_kills(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0, cpu;
+
+	for (cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++) {
+		struct tcpfsm_tw_pending *p = bpf_map_lookup_percpu_elem(&tw_pending, &zero, cpu);
+		__u64 key, ts;
+		__u8 family, substate;
+
+		if (!p)
+			continue;
+		key = p->key;
+		ts = p->ts_ns;
+		if (!key || now < ts + TW_KILL_GRACE_NS)
+			continue;
+		family = p->family;
+		substate = p->substate;
+		if (__sync_val_compare_and_swap(&p->key, key, 0) == key)
+			tw_end(key, family, substate, ts, 1);
+	}
 }
 
 /* Not attached: userspace runs it with BPF_PROG_TEST_RUN every 100 ms. */
@@ -415,5 +752,7 @@ SEC("raw_tp")
 int tw_substate_sweep(void *ctx)
 {
 	bpf_for_each_map_elem(&fw2_tws, sweep_one, NULL, 0);
+	if (mode == TCPFSM_MODE_AGGREGATE)
+		settle_kills();
 	return 0;
 }

@@ -11,7 +11,13 @@
 #           losses by reason, tracer CPU seconds per million events, peak RSS;
 #   pass 2, open loop at --rate: system-wide CPU (softirq included) at equal work;
 #   pass 3, closed loop with kernel.bpf_stats_enabled=1: BPF ns per program run
-#           (apart, because the stats cost time themselves).
+#           (apart, because the stats cost time themselves); then `stats` with
+#           no load for a few seconds: the timer programs' ns per run, i.e. per
+#           unrelated kernel timer.
+#
+# Modes: none, stats (counts in the kernel), stats-records (stats --records: a
+# ring buffer record per transition, counted in userspace), trace, serve,
+# tcpstates.
 #
 # --smoke: one short run of everything, to keep the script working (CI).
 set -euo pipefail
@@ -20,9 +26,9 @@ set -euo pipefail
 RUNS=5
 DURATION=5
 RATE=20000
-MODES="none stats trace serve tcpstates"
+MODES="none stats stats-records trace serve tcpstates"
 BPF_PASS=1
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=${2:?}; shift 2 ;;
@@ -85,6 +91,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
   case "$mode" in
     none) return 0 ;;
     stats) "$B/tcpfsm" stats --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
+    stats-records) "$B/tcpfsm" stats --records --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     trace) "$B/tcpfsm" trace --json --netns "$ino" >/dev/shm/tcpfsm-bench-trace.json 2>"$WORK/err" & ;;
     serve)
       "$B/tcpfsm" serve --listen "127.0.0.1:$PORT" --netns "$ino" >"$WORK/out" 2>"$WORK/err" &
@@ -94,7 +101,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
       HELPER=$!
       return 0 ;;
     tcpstates) "$TCPSTATES" >"$WORK/out" 2>"$WORK/err" & ;;
-    *) die "unknown mode '$mode' (none stats trace serve tcpstates)" ;;
+    *) die "unknown mode '$mode' (none stats stats-records trace serve tcpstates)" ;;
   esac
   TRACER=$!
   sleep 1.5  # load and attach
@@ -140,7 +147,7 @@ run_one() {
   # (CLOSE>LISTEN, LISTEN>CLOSE).
   expected=$((conns * 10 + 2))
   case "$mode" in
-    stats)
+    stats|stats-records)
       delivered=$(grep -o '"[A-Z_0-9]*>[A-Z_0-9]*":[0-9]*' "$WORK/out" | awk -F: '{ s += $2 } END { print s + 0 }')
       ringbuf=$(json_num ringbuf "$WORK/out"); recursion=$(json_num recursion "$WORK/out") ;;
     trace)
@@ -185,11 +192,19 @@ if [ "$BPF_PASS" = 1 ]; then
     echo "  BPF stats pass: $m" >&2
     run_one "$m" --mode closed --threads 2 >>"$WORK/bpf"
   done
+  # The timer programs see every kernel timer: their cost per run with no
+  # TCP load is their cost per unrelated timer.
+  echo "  BPF stats pass: timer programs, no load" >&2
+  "$B/tcpfsm" stats --json --interval 0 >/dev/null 2>"$WORK/err" &
+  TRACER=$!
+  sleep "$DURATION"
+  TIMER_NS=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire')
+  kill -INT "$TRACER"; wait "$TRACER" 2>/dev/null || true; TRACER=""
   sysctl -qw kernel.bpf_stats_enabled=0
 fi
 
 # Medians per mode (fields as run_one prints them), as a Markdown table.
-awk -v modes="$MODES" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
+awk -v modes="$MODES" -v timer_ns="${TIMER_NS:--}" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
 function median(list,   n, a, i, j, t) {
   n = split(list, a, " ")
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -230,4 +245,5 @@ END {
     mem = (rss[m] != "") ? sprintf("%.1f MiB", median(rss[m]) / 1024) : "-"
     printf "| %s | %.0f (%s) | %s | %s | %s | %s | %s | %s | %s |\n", m, r, minmax(rate[m]), ratio, d, lost, c, s, b, mem
   }
+  printf "\nTimer programs with no TCP load (each run is an unrelated kernel timer): %s ns per run.\n", timer_ns
 }' "$WORK/closed"

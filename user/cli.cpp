@@ -205,8 +205,10 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   std::string sinterval, sduration, sreconcile, sringbuf, sstuck;
   auto* scmd = app.add_subcommand("stats", "Live per-state socket counts, transition counts and time spent in each state");
   scmd->footer(
-      "Counts start from a sock_diag dump (what 'ss -tan' reads) and follow every transition; a periodic\n"
-      "reconciliation reports and corrects any drift. Lifetimes count only sockets seen entering the state;\n"
+      "Counts start from a sock_diag dump (what 'ss -tan' reads) and follow every transition, counted by the\n"
+      "BPF programs in the kernel: nothing crosses to userspace per transition, and nothing is lost while\n"
+      "tcpfsm is busy or stopped. A periodic reconciliation measures again the sockets found already in their\n"
+      "state and reports the drift. Lifetimes count only sockets seen entering the state;\n"
       "sockets found at start are listed apart, with how long they have been there at least.\n"
       "TIME_WAIT lifetimes come from the timewait socket's own timer: expired or killed early.\n"
       "Examples:\n"
@@ -232,9 +234,13 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   auto* sreplay_opt = scmd->add_option("--replay", stats.replay, "Compute from a 'trace --json' capture ('-': stdin)")
                           ->type_name("FILE")
                           ->group("Run");
-  auto* sringbuf_opt = scmd->add_option("--ringbuf-size", sringbuf, "BPF ring buffer size, a power of two (default 8M)")
+  auto* sringbuf_opt = scmd->add_option("--ringbuf-size", sringbuf, "With --records: BPF ring buffer size, a power of two (default 8M)")
                            ->type_name("BYTES")
                            ->group("Run");
+  scmd->add_flag("--records", stats.records,
+                 "Count from a ring buffer record per transition, as 'trace' sees them, instead of in the kernel: "
+                 "slower, and records are lost if tcpfsm falls behind (implied by --pid, --comm, --cgroup)")
+      ->group("Run");
   add_filter_flags(scmd, sraw);
 
   // leaks
@@ -300,9 +306,13 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   auto* vduration_opt = vcmd->add_option("--duration", vduration, "Stop after this many seconds (default: never)")
                             ->type_name("SECONDS")
                             ->group("Run");
-  auto* vringbuf_opt = vcmd->add_option("--ringbuf-size", vringbuf, "BPF ring buffer size, a power of two (default 8M)")
+  auto* vringbuf_opt = vcmd->add_option("--ringbuf-size", vringbuf, "With --records: BPF ring buffer size, a power of two (default 8M)")
                            ->type_name("BYTES")
                            ->group("Run");
+  vcmd->add_flag("--records", serve.records,
+                 "Count from a ring buffer record per transition, as 'trace' sees them, instead of in the kernel: "
+                 "slower, and records are lost if tcpfsm falls behind (implied by --pid, --comm, --cgroup)")
+      ->group("Run");
   add_filter_flags(vcmd, vraw);
 
   // doctor

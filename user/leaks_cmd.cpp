@@ -44,7 +44,7 @@ Status run_leaks(const LeaksOptions& opts) {
 
   if (auto ok = preflight(); !ok) return ok.error();
   TracerOptions topts;
-  topts.events = false;  // socket storage only
+  topts.mode = TracerOptions::Mode::Storage;  // socket storage only
   topts.filter.family = opts.filter.family;
   topts.filter.netns = opts.filter.netns;
   auto tracer = Tracer::start(topts);

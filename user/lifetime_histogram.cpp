@@ -36,6 +36,16 @@ void LifetimeHistogram::merge(const LifetimeHistogram& o) {
   max_ = std::max(max_, o.max_);
 }
 
+void LifetimeHistogram::add_raw(const uint64_t* buckets, size_t n, uint64_t count, long double sum_ns, uint64_t min_ns,
+                                uint64_t max_ns) {
+  if (!count) return;
+  for (size_t i = 0; i < n && i < buckets_.size(); ++i) buckets_[i] += buckets[i];
+  count_ += count;
+  sum_ += sum_ns;
+  min_ = std::min(min_, min_ns);
+  max_ = std::max(max_, max_ns);
+}
+
 uint64_t LifetimeHistogram::quantile(double q) const {
   if (count_ == 0) return 0;
   q = std::clamp(q, 0.0, 1.0);

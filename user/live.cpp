@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_set>
 
 #include "privileges.hpp"
 #include "run_control.hpp"
@@ -20,17 +21,21 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     if (!rel) return rel.error();
     cgroup_under = rel.value();
   }
+  const bool in_kernel = counts_in_kernel(opts);
   TracerOptions topts;
   topts.filter = opts.filter;
   topts.ringbuf_bytes = opts.ringbuf_bytes;
+  topts.mode = in_kernel ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
   if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);
 
   StateTable table(owner_filtered(opts.filter));
+  KernelTable ktable;
   TableSink sink(table, nullptr);
   StatsContext ctx;
-  LiveState state{table, ctx, **tracer};
+  ctx.counted_in_kernel = in_kernel;
+  LiveState state{in_kernel ? static_cast<const TcpTables&>(ktable) : table, ctx, **tracer};
 
   // Holders of stuck sockets, found on a thread of their own.
   LeakWatcherOptions wopts;
@@ -49,11 +54,36 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     if (!n) return n.error();
     return Ok{};
   };
+  // The kernel's counts as they are now (aggregate mode).
+  auto refresh_kernel = [&]() -> Status {
+    auto a = (*tracer)->aggregates();
+    if (!a) return a.error();
+    ktable.update(*a);
+    return Ok{};
+  };
+  auto note = [&](const ReconcileResult& r) {
+    if (ctx.seeded) {
+      ctx.last_drift = r.drift();
+      ctx.total_drift += r.drift();
+      ++ctx.reconciliations;
+      if (r.drift()) spdlog::debug("reconciliation: {} added, {} removed, {} corrected", r.added, r.removed, r.corrected);
+    }
+    ctx.seeded = true;
+  };
   // Sockets created before tcpfsm come from sock_diag; owner filters can't
   // be applied to a dump (it names no process), so they start from zero.
   auto reconcile = [&]() -> Status {
     if (owner_filtered(opts.filter)) return Ok{};
     if (auto s = drain(); !s) return s;
+    if (in_kernel) {
+      auto r = (*tracer)->reconcile(ktable);
+      if (!r) {
+        spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", r.error().message);
+        return Ok{};
+      }
+      note(*r);
+      return Ok{};
+    }
     uint64_t start = monotonic_ns();
     table.begin_dump(start);
     auto dump = dump_namespaces(opts.filter.netns);
@@ -67,24 +97,21 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
       if (opts.filter.matches(r)) kept.push_back(r);  // as the kernel filters events
     }
     if (auto s = drain(); !s) return s;
-    auto r = table.reconcile(kept, dump->namespaces, start);
-    if (ctx.seeded) {
-      ctx.last_drift = r.drift();
-      ctx.total_drift += r.drift();
-      ++ctx.reconciliations;
-      if (r.drift()) spdlog::debug("reconciliation: {} added, {} removed, {} corrected", r.added, r.removed, r.corrected);
-    }
-    ctx.seeded = true;
+    note(table.reconcile(kept, dump->namespaces, start));
     return Ok{};
   };
   if (auto s = reconcile(); !s) return s.error();
 
-  auto refresh = [&] {
+  auto refresh = [&]() -> Status {
+    if (in_kernel) {
+      if (auto s = refresh_kernel(); !s) return s;
+    }
     ctx.counters = (*tracer)->counters();
     ctx.now_ns = monotonic_ns();
     ctx.stuck = watcher.latest();
+    return Ok{};
   };
-  refresh();
+  if (auto s = refresh(); !s) return s.error();
   if (on_start) {
     if (auto s = on_start(state); !s) return s.error();
   }
@@ -113,7 +140,7 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
       next_reconcile = clock::now() + secs(opts.reconcile_s);
     }
     if (opts.tick_s > 0 && now >= next_tick && on_tick) {
-      refresh();
+      if (auto s = refresh(); !s) return s.error();
       if (auto s = on_tick(state); !s) return s.error();
       next_tick += secs(opts.tick_s);
       if (next_tick < now) next_tick = now + secs(opts.tick_s);
@@ -121,7 +148,11 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
   }
   if (auto s = drain(); !s) return s.error();
   table.settle(monotonic_ns());
-  refresh();
+  if (in_kernel) {
+    // Kills still within their grace are settled by a last sweep.
+    if (auto s = (*tracer)->sweep_timewait(); !s) return s.error();
+  }
+  if (auto s = refresh(); !s) return s.error();
   if (on_end) return on_end(state);
   return Ok{};
 }

@@ -1,7 +1,8 @@
-// The live engine behind `stats` and `serve`: the tracer, the state table
-// fed from the ring buffer on this thread, timewait sweeps and settling,
-// sock_diag reconciliation, and a LeakWatcher thread for stuck sockets.
-// Views hook in through callbacks and only read.
+// The live engine behind `stats` and `serve`: the tracer, the tables (the
+// kernel's own counts, or a StateTable fed from the ring buffer on this
+// thread), timewait sweeps and settling, sock_diag reconciliation, and a
+// LeakWatcher thread for stuck sockets. Views hook in through callbacks and
+// only read.
 #pragma once
 
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "tcpfsm/filter.hpp"
 #include "tcpfsm/result.hpp"
+#include "tcpfsm/kernel_table.hpp"
 #include "tcpfsm/state_table.hpp"
 #include "tcpfsm/stats_view.hpp"
 #include "tcpfsm/tracer.hpp"
@@ -49,10 +51,16 @@ struct LiveOptions {
   double stuck_min_age_s = 10;
   std::chrono::milliseconds stuck_period{5000};
   double tick_s = 1;  // on_tick every tick_s; 0: never
+  // A ring buffer record per transition, counted here, instead of counts
+  // kept in the kernel. Owner filters (pid, comm, cgroup) imply it.
+  bool records = false;
 };
 
+// Whether a run counts in the kernel (KernelTable) or from records.
+inline bool counts_in_kernel(const LiveOptions& o) { return !o.records && !owner_filtered(o.filter); }
+
 struct LiveState {
-  const StateTable& table;
+  const TcpTables& table;
   StatsContext& ctx;  // counters, now, stuck are refreshed before each callback
   Tracer& tracer;
 };

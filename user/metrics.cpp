@@ -42,7 +42,7 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
 
 }  // namespace
 
-void fill_snapshot(MetricsSnapshot& s, const StateTable& t) {
+void fill_snapshot(MetricsSnapshot& s, const TcpTables& t) {
   for (uint8_t st = 0; st < TCPFSM_STATE_MAX; ++st) {
     s.sockets[0][st] = t.count(st, AF_INET);
     s.sockets[1][st] = t.count(st, AF_INET6);
@@ -136,9 +136,13 @@ std::string render_metrics(const MetricsSnapshot& s) {
   header(out, "tcpfsm_events_total", "counter", "Records delivered by the kernel.");
   fmt::format_to(it, "tcpfsm_events_total {}\n", s.counters.events);
   header(out, "tcpfsm_events_lost_total", "counter",
-         "Records lost: the ring buffer was full, or the kernel skipped a nested run and the rescue missed it.");
+         "Transitions lost: the ring buffer was full, the kernel skipped a nested run and the rescue missed it, or the kernel could not count a socket (no storage, timewait map full).");
   fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"ringbuf\"}} {}\n", s.counters.ringbuf_drops);
   fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"recursion\"}} {}\n", s.counters.lost_recursion());
+  fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"uncounted\"}} {}\n", s.counters.uncounted);
+  header(out, "tcpfsm_timer_recursion_misses_total", "counter",
+         "Nested runs of the timer programs the kernel skipped: at most this many timewait timer events were missed.");
+  fmt::format_to(it, "tcpfsm_timer_recursion_misses_total {}\n", s.counters.timer_recursion_misses);
   header(out, "tcpfsm_state_drift", "gauge", "Sockets the last sock_diag reconciliation had to correct.");
   fmt::format_to(it, "tcpfsm_state_drift {}\n", s.drift);
   header(out, "tcpfsm_reconciliations_total", "counter", "sock_diag reconciliations run.");

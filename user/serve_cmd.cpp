@@ -61,6 +61,7 @@ Status run_serve(const ServeOptions& opts) {
   lopts.duration_s = opts.duration_s;
   lopts.reconcile_s = opts.reconcile_s;
   lopts.ringbuf_bytes = opts.ringbuf_bytes;
+  lopts.records = opts.records;
   lopts.stuck_min_age_s = opts.stuck_min_age_s;
   lopts.stuck_period = std::chrono::seconds(5);
   lopts.tick_s = kPublishS;

@@ -226,6 +226,7 @@ Result<DumpProgress> parse_inet_diag(std::span<const std::byte> buf, uint32_t ne
         // listener, or one of a state the socket has left, dates nothing.
         if (attrs->storage && attrs->storage->ts_ns && attrs->storage->state == r.state && !r.timewait)
           r.state_since_ns = attrs->storage->ts_ns;
+        if (attrs->storage && !r.timewait) r.counted = attrs->storage->counted;
         out.push_back(r);
         break;
       }

@@ -181,7 +181,7 @@ void StateTable::settle(uint64_t now_ns) {
   }
 }
 
-StateTable::ReconcileResult StateTable::reconcile(const std::vector<SocketRecord>& dump,
+ReconcileResult StateTable::reconcile(const std::vector<SocketRecord>& dump,
                                                   const std::vector<uint32_t>& namespaces, uint64_t dump_start_ns) {
   ReconcileResult r;
   std::unordered_set<uint32_t> dumped_ns(namespaces.begin(), namespaces.end());

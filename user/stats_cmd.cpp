@@ -25,7 +25,7 @@ std::atomic<bool> g_stop{false};
 class Reporter {
  public:
   Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out), tty_(isatty(STDOUT_FILENO)) {}
-  void report(const StateTable& t, StatsContext c) {
+  void report(const TcpTables& t, StatsContext c) {
     uint64_t now = monotonic_ns();
     c.interval_s = last_ns_ ? static_cast<double>(now - last_ns_) / 1e9 : 0;
     last_ns_ = now;
@@ -77,6 +77,7 @@ Status run_stats(const StatsOptions& opts) {
   lopts.duration_s = opts.duration_s;
   lopts.reconcile_s = opts.reconcile_s;
   lopts.ringbuf_bytes = opts.ringbuf_bytes;
+  lopts.records = opts.records;
   lopts.stuck_min_age_s = opts.stuck_min_age_s;
   lopts.stuck_period = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(opts.interval_s, 1.0, 5.0) * 1000));
   lopts.tick_s = opts.interval_s;

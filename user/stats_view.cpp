@@ -45,7 +45,7 @@ nlohmann::json histogram_json(const LifetimeHistogram& h) {
           {"max_ns", h.max()},          {"buckets", std::move(buckets)}};
 }
 
-std::string StatsView::text(const StateTable& t, const StatsContext& c) {
+std::string StatsView::text(const TcpTables& t, const StatsContext& c) {
   std::string out;
   auto it = std::back_inserter(out);
   auto pre = t.preexisting(c.now_ns);
@@ -101,7 +101,7 @@ std::string StatsView::text(const StateTable& t, const StatsContext& c) {
   return out;
 }
 
-nlohmann::json StatsView::json(const StateTable& t, const StatsContext& c) {
+nlohmann::json StatsView::json(const TcpTables& t, const StatsContext& c) {
   nlohmann::json states = nlohmann::json::object(), v4 = nlohmann::json::object(), v6 = nlohmann::json::object();
   nlohmann::json lifetimes = nlohmann::json::object(), rates = nlohmann::json::object(),
                  preexisting = nlohmann::json::object();
@@ -151,6 +151,9 @@ nlohmann::json StatsView::json(const StateTable& t, const StatsContext& c) {
           {"events", c.counters.events},
           {"lost", {{"ringbuf", c.counters.ringbuf_drops}, {"recursion", c.counters.lost_recursion()}}},
           {"timewait_substate_untracked", c.counters.fw2_untracked},
+          {"uncounted", c.counters.uncounted},
+          {"timer_recursion_misses", c.counters.timer_recursion_misses},
+          {"counted_in", c.counted_in_kernel ? "kernel" : "userspace"},
           {"drift", c.last_drift},
           {"drift_total", c.total_drift},
           {"reconciliations", c.reconciliations},

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tcpfsm.skel.h"
+#include "tcpfsm/sock_diag.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -27,13 +28,17 @@ namespace {
 constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
 
 int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
-  char buf[1024];
-  int n = vsnprintf(buf, sizeof(buf), format, args);
-  if (n > 0) {
-    size_t len = std::min(static_cast<size_t>(n), sizeof(buf) - 1);
-    while (len > 0 && buf[len - 1] == '\n') buf[--len] = '\0';
-    spdlog::debug("libbpf: {}", buf);
-  }
+  // A verifier log is one message of many kilobytes: size it first.
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return n;
+  std::string buf(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(buf.data(), buf.size(), format, args);
+  buf.resize(static_cast<size_t>(n));
+  while (!buf.empty() && buf.back() == '\n') buf.pop_back();
+  spdlog::debug("libbpf: {}", buf);
   return n;
 }
 
@@ -101,7 +106,9 @@ struct Tracer::Impl {
   EventSink* sink = nullptr;
   uint64_t events = 0;
   uint64_t malformed = 0;
-  bool events_on = true;
+  TracerOptions::Mode mode = TracerOptions::Mode::Events;
+  FilterSpec filter;
+  int ncpu = 1;
   int stats_fd = -1;
   ~Impl() {
     if (stats_fd >= 0) close(stats_fd);
@@ -154,14 +161,22 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
   }
   // Wake the consumer once a quarter of the ring (at most 1 MiB) is waiting.
   ro->wakeup_bytes = std::min<size_t>(opts.ringbuf_bytes / 4, 1u << 20);
-  ro->emit_events = opts.events ? 1 : 0;
-  if (!opts.events) {
+  using Mode = TracerOptions::Mode;
+  ro->mode = opts.mode == Mode::Events      ? TCPFSM_MODE_EVENTS
+             : opts.mode == Mode::Storage ? TCPFSM_MODE_STORAGE
+                                          : TCPFSM_MODE_AGGREGATE;
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return Error::runtime("cannot count the possible CPUs: " + std::string(std::strerror(-ncpu)), -ncpu);
+  ro->nr_cpus = static_cast<__u32>(ncpu);
+  impl->ncpu = ncpu;
+  impl->mode = opts.mode;
+  impl->filter = opts.filter;
+  if (opts.mode == Mode::Storage) {
     for (bpf_program* p : {impl->skel->progs.on_timer_start, impl->skel->progs.on_timer_cancel,
                            impl->skel->progs.on_timer_expire, impl->skel->progs.tw_substate_sweep})
       bpf_program__set_autoload(p, false);
   }
-  impl->events_on = opts.events;
-  const size_t ring = opts.events ? opts.ringbuf_bytes : page;
+  const size_t ring = opts.mode == Mode::Events ? opts.ringbuf_bytes : page;
   int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(ring));
   if (err) return Error::runtime("cannot size the ring buffer: " + std::string(std::strerror(-err)), -err);
 
@@ -205,7 +220,7 @@ Result<int> Tracer::poll(EventSink& sink, int timeout_ms) {
 }
 
 Status Tracer::sweep_timewait() {
-  if (!impl_->events_on) return Ok{};
+  if (impl_->mode == TracerOptions::Mode::Storage) return Ok{};
   LIBBPF_OPTS(bpf_test_run_opts, opts);
   int err = bpf_prog_test_run_opts(bpf_program__fd(impl_->skel->progs.tw_substate_sweep), &opts);
   if (err) return Error::runtime("running the timewait sweep failed: " + std::string(std::strerror(errno)), errno);
@@ -241,11 +256,88 @@ std::vector<Tracer::ProgStats> Tracer::prog_stats() const {
 
 int Tracer::sk_storage_map_fd() const { return bpf_map__fd(impl_->skel->maps.sk_infos); }
 
+Result<KernelAggregates> Tracer::aggregates() const {
+  KernelAggregates out;
+  const size_t n = static_cast<size_t>(impl_->ncpu);
+  std::vector<tcpfsm_agg> aggs(n);
+  const int afd = bpf_map__fd(impl_->skel->maps.aggs);
+  for (__u32 slot = 0; slot < TCPFSM_SLOTS; ++slot) {
+    if (bpf_map_lookup_elem(afd, &slot, aggs.data()) != 0)
+      return Error::runtime("cannot read the kernel's counts: " + std::string(std::strerror(errno)), errno);
+    for (const auto& a : aggs) out.add(a);
+  }
+  std::vector<tcpfsm_hist> hists(n);
+  const int hfd = bpf_map__fd(impl_->skel->maps.hists);
+  for (__u32 key = 0; key < TCPFSM_SLOTS * TCPFSM_HISTS; ++key) {
+    if (bpf_map_lookup_elem(hfd, &key, hists.data()) != 0)
+      return Error::runtime("cannot read the kernel's histograms: " + std::string(std::strerror(errno)), errno);
+    for (const auto& h : hists) out.add(key % TCPFSM_HISTS, h);
+  }
+  return out;
+}
+
+Result<std::unordered_set<uint64_t>> Tracer::timewait_keys() const {
+  std::unordered_set<uint64_t> keys;
+  const int fd = bpf_map__fd(impl_->skel->maps.tws);
+  // Batched: one syscall per 4096 entries instead of one per entry.
+  constexpr __u32 kBatch = 4096;
+  std::vector<uint64_t> k(kBatch);
+  std::vector<tcpfsm_tw> v(kBatch);
+  uint64_t in_batch = 0, out_batch = 0;
+  bool first = true;
+  for (;;) {
+    __u32 count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, k.data(), v.data(), &count, &bopts);
+    const int e = errno;
+    for (__u32 i = 0; i < count; ++i) keys.insert(k[i]);
+    if (err != 0) {
+      if (e == ENOENT) break;  // the last batch
+      return Error::runtime("cannot read the timewait map: " + std::string(std::strerror(e)), e);
+    }
+    in_batch = out_batch;
+    first = false;
+  }
+  return keys;
+}
+
+Result<ReconcileResult> Tracer::reconcile(KernelTable& table) {
+  auto at_start = aggregates();
+  if (!at_start) return at_start.error();
+  auto tracked = timewait_keys();
+  if (!tracked) return tracked.error();
+  const uint64_t start = monotonic_ns();
+  DumpRequest req;
+  req.storage_map_fd = sk_storage_map_fd();
+  auto dump = dump_namespaces(impl_->filter.netns, req);
+  if (!dump) return dump.error();
+  if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
+  std::vector<SocketRecord> kept;
+  for (const auto& r : dump->sockets) {
+    if (impl_->filter.matches(r)) kept.push_back(r);  // as the kernel filters
+  }
+  // A timewait socket the kernel tracked before or after the dump is its own.
+  auto after = timewait_keys();
+  if (!after) return after.error();
+  tracked->insert(after->begin(), after->end());
+  auto r = table.reconcile(kept, *at_start, *tracked, start);
+  auto now = aggregates();
+  if (!now) return now.error();
+  table.update(*now);
+  return r;
+}
+
 RunCounters Tracer::counters() const {
   RunCounters c;
   c.events = impl_->events;
+  if (impl_->mode == TracerOptions::Mode::Aggregate) {
+    if (auto a = aggregates()) {
+      c.events = a->total_transitions();
+      c.uncounted = a->storage_failures + a->tw_untracked;
+    }
+  }
   c.malformed = impl_->malformed;
-  int ncpu = libbpf_num_possible_cpus();
+  const int ncpu = impl_->ncpu;
   if (ncpu > 0) {
     std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(ncpu));
     __u32 zero = 0;
@@ -261,6 +353,13 @@ RunCounters Tracer::counters() const {
   __u32 len = sizeof(info);
   if (bpf_obj_get_info_by_fd(bpf_program__fd(impl_->skel->progs.on_set_state), &info, &len) == 0) {
     c.recursion_misses = info.recursion_misses;
+  }
+  for (bpf_program* p : {impl_->skel->progs.on_timer_start, impl_->skel->progs.on_timer_cancel,
+                         impl_->skel->progs.on_timer_expire}) {
+    const int fd = bpf_program__fd(p);
+    info = {};
+    len = sizeof(info);
+    if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) c.timer_recursion_misses += info.recursion_misses;
   }
   return c;
 }

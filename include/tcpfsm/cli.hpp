@@ -33,6 +33,7 @@ struct StatsOptions {
   double stuck_min_age_s = 10;  // the stuck-sockets section: held longer than this
   std::string replay;       // a capture of `trace --json` instead of the live kernel
   size_t ringbuf_bytes = 8u << 20;
+  bool records = false;     // count from ring buffer records, not in the kernel
 };
 
 struct LeaksOptions {
@@ -55,6 +56,7 @@ struct ServeOptions {
   double reconcile_s = 10;
   double duration_s = 0;
   size_t ringbuf_bytes = 8u << 20;
+  bool records = false;
 };
 
 struct DoctorOptions {

@@ -108,11 +108,95 @@ struct tcpfsm_sk_info {
 	__u32 pid; /* owner tgid, 0 unknown */
 	__u8 owner; /* enum tcpfsm_owner */
 	__u8 state; /* the state ts_ns refers to */
-	__u8 pad[2];
+	/* Aggregate mode: the state this socket is counted in by
+	 * tcpfsm_agg.known (0: not counted, e.g. never seen entering a state). */
+	__u8 counted;
+	__u8 pad;
 	char comm[16];
 };
 
 #define TCPFSM_SK_INFO_SIZE 40
+
+/* What the BPF programs do with each transition (rodata `mode`). */
+enum tcpfsm_mode {
+	/* A ring buffer record per transition and timewait timer event
+	 * (`trace`, and `stats` with owner filters). */
+	TCPFSM_MODE_EVENTS = 0,
+	/* Only the per-socket storage that sock_diag reads back (`leaks`); the
+	 * timer programs are not loaded. */
+	TCPFSM_MODE_STORAGE = 1,
+	/* Counted in the kernel (`stats`, `serve`): per-CPU gauges, transition
+	 * counts and lifetime histograms, no record at all. */
+	TCPFSM_MODE_AGGREGATE = 2,
+};
+
+/* Aggregate mode. Each program context has its own per-CPU slot, so
+ * a nested run never races a plain increment of the run it interrupted:
+ * inet_sock_set_state (slot 0), its recursion rescue (1), and the timewait
+ * timer programs and sweep (2), which use atomic adds. */
+#define TCPFSM_SLOT_MAIN 0
+#define TCPFSM_SLOT_NESTED 1
+#define TCPFSM_SLOT_TW 2
+#define TCPFSM_SLOTS 3
+
+struct tcpfsm_agg {
+	/* Full sockets by the state they are counted in (sk_info.counted).
+	 * Summed over CPUs and slots: the number of sockets tcpfsm saw enter
+	 * the state they are in now. */
+	__s64 known[2][TCPFSM_STATE_MAX]; /* [0: IPv4, 1: IPv6][state] */
+	/* Sockets leaving a state tcpfsm never saw them enter (they were there
+	 * before it started): what a dump found shrinks by these. */
+	__u64 unknown_left[2][TCPFSM_STATE_MAX];
+	__u64 transitions[TCPFSM_STATE_MAX][TCPFSM_STATE_MAX]; /* [old][new] */
+	/* Timewait sockets tracked in map tws, by substate. */
+	__s64 tw_known[2][TCPFSM_STATE_MAX];
+	/* Timewait sockets not in tws (from before the start) ending. */
+	__u64 tw_unknown_left[2][TCPFSM_STATE_MAX];
+	__u64 tw_ends[2]; /* tracked ones: [0: expired, 1: killed] */
+	__u64 storage_failures; /* no socket storage: the socket is not counted */
+	__u64 tw_untracked; /* map tws full or busy: a timewait socket is not counted */
+};
+
+/* Lifetime histograms, log-linear like the userspace LifetimeHistogram
+ * (16 sub-buckets per power of two): bucket of ns < 16 is ns, otherwise
+ * (msb - 3) * 16 + the 4 bits below the msb. */
+#define TCPFSM_HIST_BUCKETS 976
+enum tcpfsm_hist_id {
+	/* 0 .. TCPFSM_STATE_MAX - 1: time spent in that state (TIME_WAIT: in
+	 * the TIME_WAIT substate of a timewait socket) */
+	TCPFSM_HIST_TW_EXPIRED = TCPFSM_STATE_MAX, /* TIME_WAIT, timer fired */
+	TCPFSM_HIST_TW_KILLED, /* TIME_WAIT, ended early */
+	TCPFSM_HIST_FW2_TW, /* orphaned FIN_WAIT2 held by a timewait socket */
+	TCPFSM_HISTS,
+};
+struct tcpfsm_hist {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 neg_min_ns; /* ~min: zero-initialised means no minimum yet */
+	__u64 max_ns;
+	__u64 buckets[TCPFSM_HIST_BUCKETS];
+};
+
+/* A timewait socket tracked in aggregate mode (map tws, keyed by its
+ * cookie, or its address when it has none). */
+struct tcpfsm_tw {
+	__u64 entered_ns; /* when it entered `substate` */
+	__u64 tw; /* struct inet_timewait_sock * */
+	__u32 substate; /* 32 bits for compare-and-swap */
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* Per CPU: the timewait socket whose timer was last cancelled here. A
+ * cancel is followed at once, on the same CPU, by a start (reschedule) or
+ * an expiry; one that is not was an early kill. */
+struct tcpfsm_tw_pending {
+	__u64 key; /* tws key, 0: none */
+	__u64 ts_ns;
+	__u8 family;
+	__u8 substate;
+	__u8 pad[6];
+};
 
 #ifdef __cplusplus
 #include <cstddef>
@@ -127,6 +211,7 @@ static_assert(offsetof(tcpfsm_event, comm) == 88);
 static_assert(sizeof(tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE);
 static_assert(offsetof(tcpfsm_sk_info, ts_ns) == 8);
 static_assert(offsetof(tcpfsm_sk_info, state) == 21);
+static_assert(offsetof(tcpfsm_sk_info, counted) == 22);
 #else
 _Static_assert(sizeof(struct tcpfsm_event) == TCPFSM_EVENT_SIZE, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, prev_ns) == 24, "event layout");
@@ -139,6 +224,7 @@ _Static_assert(__builtin_offsetof(struct tcpfsm_event, comm) == 88, "event layou
 _Static_assert(sizeof(struct tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE, "sk_info layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, ts_ns) == 8, "sk_info layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, state) == 21, "sk_info layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, counted) == 22, "sk_info layout");
 #endif
 
 #endif /* TCPFSM_EVENT_H */

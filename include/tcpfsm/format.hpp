@@ -64,6 +64,10 @@ struct RunCounters {
   uint64_t rescued = 0;         // of those, recorded by the rescue program
   uint64_t malformed = 0;       // records that failed to decode
   uint64_t fw2_untracked = 0;   // FIN_WAIT2 timewait sockets the substate sweep could not follow
+  uint64_t uncounted = 0;       // sockets the kernel's counts missed (no storage, timewait map full)
+  // Nested runs of the timer programs the kernel skipped: an upper bound on
+  // missed timewait timer events (most concern unrelated timers).
+  uint64_t timer_recursion_misses = 0;
   uint64_t lost_recursion() const { return recursion_misses > rescued ? recursion_misses - rescued : 0; }
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,10 @@ class LifetimeHistogram {
 
   void record(uint64_t ns);
   void merge(const LifetimeHistogram& other);
+  // Adds counts kept elsewhere in this histogram's bucket layout (the BPF
+  // side keeps the same one, TCPFSM_HIST_BUCKETS == kBuckets).
+  void add_raw(const uint64_t* buckets, size_t n, uint64_t count, long double sum_ns, uint64_t min_ns,
+               uint64_t max_ns);
 
   uint64_t count() const { return count_; }
   uint64_t min() const { return count_ ? min_ : 0; }

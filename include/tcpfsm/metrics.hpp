@@ -13,7 +13,7 @@
 #include "tcpfsm/format.hpp"
 #include "tcpfsm/leaks.hpp"
 #include "tcpfsm/lifetime_histogram.hpp"
-#include "tcpfsm/state_table.hpp"
+#include "tcpfsm/tables.hpp"
 
 namespace tcpfsm {
 
@@ -48,7 +48,7 @@ struct MetricsSnapshot {
 
 // Copies what a scrape needs from the table (no per-socket data: the cost
 // does not grow with the number of tracked sockets).
-void fill_snapshot(MetricsSnapshot& s, const StateTable& t);
+void fill_snapshot(MetricsSnapshot& s, const TcpTables& t);
 
 // The top `n` holders of a leak report as (state, comm, container) series,
 // summed over processes that share all three, most sockets first.

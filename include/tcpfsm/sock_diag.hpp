@@ -37,6 +37,9 @@ struct SocketRecord {
   // when it holds an entry time for the state the socket is in now:
   // CLOCK_MONOTONIC ns at which it entered `state`. 0: unknown.
   uint64_t state_since_ns = 0;
+  // With DumpRequest::storage_map_fd: the state tcpfsm's kernel counts
+  // (aggregate mode) hold this socket in; 0: not counted.
+  uint8_t counted = 0;
 };
 
 // What a dump asks the kernel for. The defaults give every socket, no extras.

@@ -17,14 +17,12 @@
 #include "tcpfsm/event.hpp"
 #include "tcpfsm/lifetime_histogram.hpp"
 #include "tcpfsm/sock_diag.hpp"
+#include "tcpfsm/tables.hpp"
 
 namespace tcpfsm {
 
-enum class TimewaitEnd { Expired = 0, Killed = 1 };
-
-class StateTable {
+class StateTable : public TcpTables {
  public:
-  using PerState = std::array<uint64_t, TCPFSM_STATE_MAX>;
 
   // A cancelled timewait timer not followed by an expiry or a reschedule
   // within this long was an early kill (tw reuse, RST, netns teardown).
@@ -44,44 +42,27 @@ class StateTable {
   // remembered, so a dump that read them before they went can't revive them.
   void begin_dump(uint64_t start_ns) { dump_start_ns_ = start_ns; }
 
-  struct ReconcileResult {
-    uint64_t added = 0;      // in the dump, not tracked
-    uint64_t removed = 0;    // tracked, gone from the dump
-    uint64_t corrected = 0;  // tracked in another state than the dump's
-    uint64_t drift() const { return added + removed + corrected; }
-  };
   // Makes the table agree with a dump of `namespaces` that started at
   // dump_start_ns, except for sockets that changed while it ran (their
   // events are newer than the dump). The first call seeds the table.
   ReconcileResult reconcile(const std::vector<SocketRecord>& dump, const std::vector<uint32_t>& namespaces,
                             uint64_t dump_start_ns);
 
-  // Sockets now in `state` (request sockets count as SYN_RECV, timewait
-  // sockets by substate, as ss shows them). family 0: both.
-  uint64_t count(uint8_t state, uint8_t family = 0) const;
-  uint64_t tracked() const { return socks_.size() + tws_.size(); }
-  uint64_t transitions(uint8_t from, uint8_t to) const { return transitions_[from][to]; }
-  const PerState& entered() const { return entered_; }
-  const PerState& left() const { return left_; }
-  // Time spent in `state` by sockets that left it while traced. TIME_WAIT:
-  // timewait sockets from timer start to end, whichever way they ended.
-  const LifetimeHistogram& lifetime(uint8_t state) const { return lifetimes_[state]; }
-  const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const { return tw_lifetimes_[static_cast<int>(how)]; }
-  // Orphaned FIN_WAIT2 held by a timewait socket (tcp_fin_timeout), on its own.
-  const LifetimeHistogram& fin_wait2_timewait_lifetime() const { return fw2_tw_lifetime_; }
-  uint64_t timewait_ends(TimewaitEnd how) const { return tw_ends_[static_cast<int>(how)]; }
-
-  // Sockets found by a dump, never seen entering their state: how many are
-  // still in each state, and the oldest has been there at least this long.
-  struct Preexisting {
-    uint64_t count = 0;
-    uint64_t min_age_of_oldest_ns = 0;
-  };
-  std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const;
-
+  uint64_t count(uint8_t state, uint8_t family = 0) const override;
+  uint64_t tracked() const override { return socks_.size() + tws_.size(); }
+  uint64_t transitions(uint8_t from, uint8_t to) const override { return transitions_[from][to]; }
+  const PerState& entered() const override { return entered_; }
+  const PerState& left() const override { return left_; }
+  const LifetimeHistogram& lifetime(uint8_t state) const override { return lifetimes_[state]; }
+  const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const override {
+    return tw_lifetimes_[static_cast<int>(how)];
+  }
+  const LifetimeHistogram& fin_wait2_timewait_lifetime() const override { return fw2_tw_lifetime_; }
+  uint64_t timewait_ends(TimewaitEnd how) const override { return tw_ends_[static_cast<int>(how)]; }
+  std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const override;
   // Events that disagreed with what was tracked (a lost or reordered event
   // before them); the socket was resynchronised to the event.
-  uint64_t resyncs() const { return resyncs_; }
+  uint64_t resyncs() const override { return resyncs_; }
 
  private:
   struct Tracked {

@@ -10,7 +10,7 @@
 
 #include "tcpfsm/format.hpp"
 #include "tcpfsm/leaks.hpp"
-#include "tcpfsm/state_table.hpp"
+#include "tcpfsm/tables.hpp"
 
 namespace tcpfsm {
 
@@ -22,6 +22,7 @@ struct StatsContext {
   uint64_t total_drift = 0;
   uint64_t reconciliations = 0;
   bool seeded = false;         // counts started from a sock_diag dump
+  bool counted_in_kernel = false;  // aggregate mode (KernelTable)
   // The newest leak pass (live only): holders of stuck sockets.
   std::optional<LeakReport> stuck;
   uint64_t stuck_min_age_ns = 0;
@@ -35,11 +36,11 @@ inline constexpr size_t kStuckShownJson = 20;
 class StatsView {
  public:
   // Rates are per second over the time since the previous call.
-  std::string text(const StateTable& t, const StatsContext& c);
-  nlohmann::json json(const StateTable& t, const StatsContext& c);
+  std::string text(const TcpTables& t, const StatsContext& c);
+  nlohmann::json json(const TcpTables& t, const StatsContext& c);
 
  private:
-  StateTable::PerState prev_entered_{}, prev_left_{};
+  TcpTables::PerState prev_entered_{}, prev_left_{};
 };
 
 // "812us", "1.20ms", "60.1s", "2m03s", "1h02m"

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tcpfsm/event.hpp"
 #include "tcpfsm/filter.hpp"
 #include "tcpfsm/format.hpp"
+#include "tcpfsm/kernel_table.hpp"
 #include "tcpfsm/result.hpp"
 
 namespace tcpfsm {
@@ -26,10 +28,14 @@ struct TracerOptions {
   FilterSpec filter;
   // Ring buffer size in bytes: a power of two, at least one page.
   size_t ringbuf_bytes = 8u << 20;
-  // false: no records at all, only the per-socket storage that sock_diag
-  // reads back (state entry times for `leaks`); the timer programs are not
-  // loaded either.
-  bool events = true;
+  // What the programs do with each transition.
+  enum class Mode {
+    Events,     // a ring buffer record each (trace, stats --records)
+    Storage,    // only the per-socket storage sock_diag reads back (leaks);
+                // the timer programs are not loaded
+    Aggregate,  // counted in the kernel (stats, serve): see KernelTable
+  };
+  Mode mode = Mode::Events;
 };
 
 // Routes libbpf's messages to spdlog at debug level (shown with -v).
@@ -69,7 +75,19 @@ class Tracer {
   // Run time and count of each loaded program (zero while stats are off).
   std::vector<ProgStats> prog_stats() const;
 
-  // Loss and delivery counters, read from the kernel now.
+  // Aggregate mode: the kernel's counts now, summed over CPUs.
+  Result<KernelAggregates> aggregates() const;
+  // Aggregate mode: the keys of the timewait sockets the kernel tracks.
+  Result<std::unordered_set<uint64_t>> timewait_keys() const;
+
+  // Aggregate mode: a sock_diag dump of the filtered namespaces measures
+  // again the sockets the kernel does not count (KernelTable::reconcile),
+  // then the table takes the newest counts. A failed dump is an error
+  // with nothing changed.
+  Result<ReconcileResult> reconcile(KernelTable& table);
+
+  // Loss and delivery counters, read from the kernel now. In aggregate
+  // mode `events` counts the transitions the kernel counted.
   RunCounters counters() const;
 
  private:

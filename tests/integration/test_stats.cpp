@@ -13,6 +13,7 @@
 
 #include "harness.hpp"
 #include "tcpfsm/sock_diag.hpp"
+#include "tcpfsm/kernel_table.hpp"
 #include "tcpfsm/state_table.hpp"
 #include "tcpfsm/tcp_state.hpp"
 
@@ -22,28 +23,50 @@ namespace {
 using namespace std::chrono_literals;
 
 
-// A live StateTable fed by the real tracer, as `tcpfsm stats` runs it.
+// The live tables as `tcpfsm stats` keeps them: counted in the kernel
+// (KernelTable, the default), or from a record per transition (StateTable,
+// --records).
 class LiveStats : public EventSink {
  public:
-  explicit LiveStats(FilterSpec filter = {}) : tracer_(start_tracer(filter)), netns_(filter.netns ? filter.netns : self_netns()) {}
+  explicit LiveStats(bool kernel, FilterSpec filter = {}) : kernel_(kernel), netns_(filter.netns ? filter.netns : self_netns()) {
+    TracerOptions o;
+    o.filter = filter;
+    // The kernel's counts and their dumps cover this test's namespace only.
+    if (kernel) o.filter.netns = netns_;
+    o.mode = kernel ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
+    auto t = Tracer::start(o);
+    EXPECT_TRUE(t) << t.error().message;
+    if (t) tracer_ = std::move(*t);
+  }
   bool ok() const { return tracer_ != nullptr; }
-  void on_event(const Event& e) override { table.apply(e); }
+  void on_event(const Event& e) override { records_.apply(e); }
+  const TcpTables& table() const { return kernel_ ? static_cast<const TcpTables&>(kernel_table_) : records_; }
 
   // Seeds from a sock_diag dump of the namespace, as stats does at start.
   void seed() {
+    if (kernel_) {
+      auto r = tracer_->reconcile(kernel_table_);
+      ASSERT_TRUE(r) << r.error().message;
+      return;
+    }
     pump_once(0);
     uint64_t start = monotonic_ns();
-    table.begin_dump(start);
+    records_.begin_dump(start);
     auto dump = dump_namespaces(netns_);
     ASSERT_TRUE(dump) << dump.error().message;
     pump_once(0);
-    table.reconcile(dump->sockets, dump->namespaces, start);
+    records_.reconcile(dump->sockets, dump->namespaces, start);
   }
   void pump_once(int timeout_ms) {
     auto n = tracer_->poll(*this, timeout_ms);
     ASSERT_TRUE(n) << n.error().message;
     ASSERT_TRUE(tracer_->sweep_timewait());
-    table.settle(monotonic_ns());
+    records_.settle(monotonic_ns());
+    if (kernel_) {
+      auto a = tracer_->aggregates();
+      ASSERT_TRUE(a) << a.error().message;
+      kernel_table_.update(*a);
+    }
   }
   // Polls, sweeps and settles for `d`, or until `done`.
   void pump(std::chrono::milliseconds d, const std::function<bool()>& done = {}) {
@@ -55,14 +78,18 @@ class LiveStats : public EventSink {
   }
   RunCounters counters() const { return tracer_->counters(); }
 
-  StateTable table;
-
  private:
+  bool kernel_;
   std::unique_ptr<Tracer> tracer_;
   uint32_t netns_;
+  StateTable records_;
+  KernelTable kernel_table_;
 };
 
-void expect_matches_ss(const StateTable& t) {
+// Every test runs against both engines.
+class Stats : public ::testing::TestWithParam<bool> {};
+
+void expect_matches_ss(const TcpTables& t) {
   auto ss = ss_counts();
   for (uint8_t s = TCPFSM_ESTABLISHED; s <= TCPFSM_CLOSING; ++s) {
     if (s == TCPFSM_CLOSE) continue;
@@ -70,8 +97,8 @@ void expect_matches_ss(const StateTable& t) {
   }
 }
 
-TEST(Stats, ShutdownThenCloseLaterMeasuresFinWait2AndCloseWait) {
-  LiveStats live;
+TEST_P(Stats, ShutdownThenCloseLaterMeasuresFinWait2AndCloseWait) {
+  LiveStats live(GetParam());
   ASSERT_TRUE(live.ok());
   live.seed();
   Fd lis = listen_loopback(AF_INET);
@@ -84,8 +111,8 @@ TEST(Stats, ShutdownThenCloseLaterMeasuresFinWait2AndCloseWait) {
   client.reset();
   live.pump(300ms);
 
-  const auto& fw2 = live.table.lifetime(TCPFSM_FIN_WAIT2);
-  const auto& cw = live.table.lifetime(TCPFSM_CLOSE_WAIT);
+  const auto& fw2 = live.table().lifetime(TCPFSM_FIN_WAIT2);
+  const auto& cw = live.table().lifetime(TCPFSM_CLOSE_WAIT);
   ASSERT_EQ(fw2.count(), 1u);
   ASSERT_EQ(cw.count(), 1u);
   for (uint64_t v : {fw2.min(), fw2.max(), cw.min(), cw.max()}) {
@@ -93,19 +120,19 @@ TEST(Stats, ShutdownThenCloseLaterMeasuresFinWait2AndCloseWait) {
     EXPECT_LE(v, 1'650'000'000u);
   }
   // The client's timewait socket took over in TIME_WAIT.
-  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 1u);
-  expect_matches_ss(live.table);
+  EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 1u);
+  expect_matches_ss(live.table());
 }
 
-TEST(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
+TEST_P(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
   Fd keep = listen_loopback(AF_INET6);  // sockets from before the start: seeded, not traced
   Fd keep_client = connect_loopback(AF_INET6, local_port(keep.get()));
-  LiveStats live;
+  LiveStats live(GetParam());
   ASSERT_TRUE(live.ok());
   live.seed();
-  EXPECT_EQ(live.table.preexisting(monotonic_ns())[TCPFSM_ESTABLISHED].count, 2u);
-  EXPECT_EQ(live.table.count(TCPFSM_LISTEN), 1u);
-  EXPECT_EQ(live.table.count(TCPFSM_ESTABLISHED), 2u);
+  EXPECT_EQ(live.table().preexisting(monotonic_ns())[TCPFSM_ESTABLISHED].count, 2u);
+  EXPECT_EQ(live.table().count(TCPFSM_LISTEN), 1u);
+  EXPECT_EQ(live.table().count(TCPFSM_ESTABLISHED), 2u);
 
   Fd lis = listen_loopback(AF_INET);
   const uint16_t port = local_port(lis.get());
@@ -123,20 +150,20 @@ TEST(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
   load.join();
   live.pump(1s);  // drain, and let the sweep see every FIN_WAIT2 -> TIME_WAIT
 
-  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 10000u);
-  EXPECT_EQ(live.table.count(TCPFSM_LISTEN), 2u);
-  EXPECT_EQ(live.table.count(TCPFSM_ESTABLISHED), 2u);
-  EXPECT_EQ(live.table.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED), 10000u);
-  EXPECT_EQ(live.table.lifetime(TCPFSM_CLOSE_WAIT).count(), 10000u);
-  expect_matches_ss(live.table);
+  EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 10000u);
+  EXPECT_EQ(live.table().count(TCPFSM_LISTEN), 2u);
+  EXPECT_EQ(live.table().count(TCPFSM_ESTABLISHED), 2u);
+  EXPECT_EQ(live.table().transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED), 10000u);
+  EXPECT_EQ(live.table().lifetime(TCPFSM_CLOSE_WAIT).count(), 10000u);
+  expect_matches_ss(live.table());
   RunCounters c = live.counters();
   EXPECT_EQ(c.ringbuf_drops, 0u);
   EXPECT_EQ(c.lost_recursion(), 0u);
   EXPECT_EQ(c.fw2_untracked, 0u);
 }
 
-TEST(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
-  LiveStats live;
+TEST_P(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
+  LiveStats live(GetParam());
   ASSERT_TRUE(live.ok());
   live.seed();
   Fd lis = listen_loopback(AF_INET);
@@ -148,20 +175,20 @@ TEST(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
   live.pump(50ms);
   client.reset();
   live.pump(200ms);
-  ASSERT_EQ(live.table.count(TCPFSM_TIME_WAIT), 1u);
-  live.pump(75s, [&] { return live.table.timewait_ends(TimewaitEnd::Expired) > 0; });
+  ASSERT_EQ(live.table().count(TCPFSM_TIME_WAIT), 1u);
+  live.pump(75s, [&] { return live.table().timewait_ends(TimewaitEnd::Expired) > 0; });
 
-  ASSERT_EQ(live.table.timewait_ends(TimewaitEnd::Expired), 1u);
-  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Killed), 0u);
-  const auto& h = live.table.timewait_lifetime(TimewaitEnd::Expired);
+  ASSERT_EQ(live.table().timewait_ends(TimewaitEnd::Expired), 1u);
+  EXPECT_EQ(live.table().timewait_ends(TimewaitEnd::Killed), 0u);
+  const auto& h = live.table().timewait_lifetime(TimewaitEnd::Expired);
   ASSERT_EQ(h.count(), 1u);
   EXPECT_GE(h.min(), 60'000'000'000u);
   EXPECT_LE(h.max(), 63'000'000'000u);
-  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 0u);
-  expect_matches_ss(live.table);
+  EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 0u);
+  expect_matches_ss(live.table());
 }
 
-TEST(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
+TEST_P(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
   NetnsChild child = fork_in_new_netns([] {
     Fd lis = listen_loopback(AF_INET);
     for (int i = 0; i < 5; ++i) one_connection(AF_INET, lis.get(), local_port(lis.get()));
@@ -171,19 +198,22 @@ TEST(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
   ASSERT_NE(child.netns, 0u);
   FilterSpec only_child;
   only_child.netns = child.netns;
-  LiveStats live(only_child);
+  LiveStats live(GetParam(), only_child);
   ASSERT_TRUE(live.ok());
   child.release();
-  live.pump(3s, [&] { return live.table.count(TCPFSM_TIME_WAIT) == 5; });
-  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 5u);
+  live.pump(3s, [&] { return live.table().count(TCPFSM_TIME_WAIT) == 5; });
+  EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 5u);
   EXPECT_EQ(wait_child(child.pid), 0);
-  live.pump(30s, [&] { return live.table.timewait_ends(TimewaitEnd::Killed) == 5; });
+  live.pump(30s, [&] { return live.table().timewait_ends(TimewaitEnd::Killed) == 5; });
 
-  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Killed), 5u);
-  EXPECT_EQ(live.table.timewait_ends(TimewaitEnd::Expired), 0u);
-  EXPECT_EQ(live.table.count(TCPFSM_TIME_WAIT), 0u);
-  EXPECT_EQ(live.table.timewait_lifetime(TimewaitEnd::Killed).count(), 5u);
+  EXPECT_EQ(live.table().timewait_ends(TimewaitEnd::Killed), 5u);
+  EXPECT_EQ(live.table().timewait_ends(TimewaitEnd::Expired), 0u);
+  EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 0u);
+  EXPECT_EQ(live.table().timewait_lifetime(TimewaitEnd::Killed).count(), 5u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, Stats, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? std::string("Kernel") : std::string("Records"); });
 
 }  // namespace
 }  // namespace tcpfsm::test

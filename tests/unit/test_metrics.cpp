@@ -1,4 +1,5 @@
 #include "tcpfsm/metrics.hpp"
+#include "tcpfsm/state_table.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

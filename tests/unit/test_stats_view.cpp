@@ -190,7 +190,7 @@ TEST(StatsViewTest, JsonHasDocumentedKeysAndValues) {
   EXPECT_EQ(keys(j), (std::set<std::string>{"type", "states", "states_by_family", "transitions", "lifetimes", "rates",
                                             "preexisting", "timewait_ends", "events", "lost", "drift", "drift_total",
                                             "reconciliations", "resyncs", "tracked", "seeded", "timewait_substate_untracked",
-                                            "stuck"}));
+                                            "stuck", "uncounted", "counted_in", "timer_recursion_misses"}));
   EXPECT_TRUE(j.at("stuck").is_null());  // no leak pass (replay, or none finished yet)
 
   // Gauges: every shown state, by family too.

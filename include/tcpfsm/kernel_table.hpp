@@ -1,0 +1,83 @@
+// KernelTable: the live accounting of `stats` and `serve` from the counts the
+// BPF programs keep in the kernel (TCPFSM_MODE_AGGREGATE), so no record
+// crosses the ring buffer per transition.
+//
+// The kernel counts, per state, the sockets it saw enter the state they are
+// in (exact, and self-correcting: a socket is uncounted from the state its
+// storage names). Sockets it never saw change (they were there before
+// tcpfsm) are what a sock_diag dump finds without a counted storage entry;
+// that population only shrinks, by the kernel's `unknown_left` counts, until
+// the next dump measures it again. Timewait sockets: the same, with the
+// kernel's map of tracked ones (`tws`) telling them apart.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tcpfsm/event.h"
+#include "tcpfsm/lifetime_histogram.hpp"
+#include "tcpfsm/sock_diag.hpp"
+#include "tcpfsm/tables.hpp"
+
+namespace tcpfsm {
+
+// The kernel's counts, summed over CPUs and slots (cumulative since load).
+struct KernelAggregates {
+  using Signed = std::array<std::array<int64_t, TCPFSM_STATE_MAX>, 2>;  // [0: IPv4, 1: IPv6][state]
+  using Counts = std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2>;
+  Signed known{}, tw_known{};
+  Counts unknown_left{}, tw_unknown_left{};
+  std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
+  std::array<uint64_t, 2> tw_ends{};
+  uint64_t storage_failures = 0;
+  uint64_t tw_untracked = 0;
+  std::array<LifetimeHistogram, TCPFSM_HISTS> hists;
+
+  void add(const tcpfsm_agg& a);
+  void add(uint32_t hist_id, const tcpfsm_hist& h);
+  uint64_t total_transitions() const;
+};
+
+class KernelTable : public TcpTables {
+ public:
+  // The newest kernel counts.
+  void update(const KernelAggregates& now);
+
+  // Measures again the sockets tcpfsm never saw enter their state, from a
+  // dump (made with the storage map, so records carry `counted`) that
+  // started at dump_start_ns when the kernel's counts were `at_start`.
+  // tw_tracked: the keys of map tws read before and after the dump; a
+  // timewait socket in neither is one the kernel does not count.
+  ReconcileResult reconcile(const std::vector<SocketRecord>& dump, const KernelAggregates& at_start,
+                            const std::unordered_set<uint64_t>& tw_tracked, uint64_t dump_start_ns);
+
+  uint64_t count(uint8_t state, uint8_t family = 0) const override;
+  uint64_t tracked() const override;
+  uint64_t transitions(uint8_t from, uint8_t to) const override;
+  const PerState& entered() const override { return entered_; }
+  const PerState& left() const override { return left_; }
+  const LifetimeHistogram& lifetime(uint8_t state) const override;
+  const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const override;
+  const LifetimeHistogram& fin_wait2_timewait_lifetime() const override;
+  uint64_t timewait_ends(TimewaitEnd how) const override { return now_.tw_ends[static_cast<int>(how)]; }
+  std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const override;
+
+  const KernelAggregates& aggregates() const { return now_; }
+
+ private:
+  // Sockets from before tcpfsm still in (family, state), full or timewait.
+  uint64_t unknown(size_t f, uint8_t state, bool timewait) const;
+
+  KernelAggregates now_;
+  KernelAggregates::Counts unknown_base_{}, tw_unknown_base_{};
+  KernelAggregates::Counts left_base_{}, tw_left_base_{};
+  // Unknown sockets by cookie: when a dump first found them.
+  std::unordered_map<uint64_t, uint64_t> first_seen_;
+  std::array<uint64_t, TCPFSM_STATE_MAX> oldest_seen_{};  // per state, 0: none
+  PerState entered_{}, left_{};
+};
+
+}  // namespace tcpfsm

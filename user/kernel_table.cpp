@@ -1,0 +1,143 @@
+#include "tcpfsm/kernel_table.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+namespace tcpfsm {
+
+static_assert(LifetimeHistogram::kBuckets == TCPFSM_HIST_BUCKETS, "the BPF histograms share the userspace layout");
+static_assert(LifetimeHistogram::kSubBits == 4);
+
+void KernelAggregates::add(const tcpfsm_agg& a) {
+  for (size_t f = 0; f < 2; ++f) {
+    for (size_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
+      known[f][s] += a.known[f][s];
+      tw_known[f][s] += a.tw_known[f][s];
+      unknown_left[f][s] += a.unknown_left[f][s];
+      tw_unknown_left[f][s] += a.tw_unknown_left[f][s];
+    }
+  }
+  for (size_t o = 0; o < TCPFSM_STATE_MAX; ++o)
+    for (size_t n = 0; n < TCPFSM_STATE_MAX; ++n) transitions[o][n] += a.transitions[o][n];
+  tw_ends[0] += a.tw_ends[0];
+  tw_ends[1] += a.tw_ends[1];
+  storage_failures += a.storage_failures;
+  tw_untracked += a.tw_untracked;
+}
+
+void KernelAggregates::add(uint32_t id, const tcpfsm_hist& h) {
+  if (id >= hists.size() || !h.count) return;
+  hists[id].add_raw(reinterpret_cast<const uint64_t*>(h.buckets), TCPFSM_HIST_BUCKETS, h.count, static_cast<long double>(h.sum_ns), ~h.neg_min_ns,
+                    h.max_ns);
+}
+
+uint64_t KernelAggregates::total_transitions() const {
+  uint64_t n = 0;
+  for (const auto& row : transitions)
+    for (uint64_t v : row) n += v;
+  return n;
+}
+
+void KernelTable::update(const KernelAggregates& now) {
+  now_ = now;
+  entered_ = {};
+  left_ = {};
+  for (size_t o = 0; o < TCPFSM_STATE_MAX; ++o) {
+    for (size_t n = 0; n < TCPFSM_STATE_MAX; ++n) {
+      if (o == n) continue;
+      left_[o] += now_.transitions[o][n];
+      entered_[n] += now_.transitions[o][n];
+    }
+  }
+}
+
+uint64_t KernelTable::unknown(size_t f, uint8_t state, bool timewait) const {
+  const auto& base = timewait ? tw_unknown_base_ : unknown_base_;
+  const auto& since = timewait ? tw_left_base_ : left_base_;
+  const auto& left = timewait ? now_.tw_unknown_left : now_.unknown_left;
+  uint64_t gone = left[f][state] - since[f][state];
+  return base[f][state] > gone ? base[f][state] - gone : 0;
+}
+
+uint64_t KernelTable::count(uint8_t state, uint8_t family) const {
+  if (state >= TCPFSM_STATE_MAX || state == TCPFSM_CLOSE) return 0;
+  uint64_t n = 0;
+  for (size_t f = 0; f < 2; ++f) {
+    if ((family == AF_INET && f == 1) || (family == AF_INET6 && f == 0)) continue;
+    n += static_cast<uint64_t>(std::max<int64_t>(now_.known[f][state], 0));
+    n += static_cast<uint64_t>(std::max<int64_t>(now_.tw_known[f][state], 0));
+    n += unknown(f, state, false) + unknown(f, state, true);
+  }
+  return n;
+}
+
+uint64_t KernelTable::tracked() const {
+  uint64_t n = 0;
+  for (uint8_t s = 1; s < TCPFSM_STATE_MAX; ++s) n += count(s);
+  return n;
+}
+
+uint64_t KernelTable::transitions(uint8_t from, uint8_t to) const {
+  return from < TCPFSM_STATE_MAX && to < TCPFSM_STATE_MAX ? now_.transitions[from][to] : 0;
+}
+
+const LifetimeHistogram& KernelTable::lifetime(uint8_t state) const {
+  return now_.hists[state < TCPFSM_STATE_MAX ? state : 0];
+}
+
+const LifetimeHistogram& KernelTable::timewait_lifetime(TimewaitEnd how) const {
+  return now_.hists[how == TimewaitEnd::Expired ? TCPFSM_HIST_TW_EXPIRED : TCPFSM_HIST_TW_KILLED];
+}
+
+const LifetimeHistogram& KernelTable::fin_wait2_timewait_lifetime() const { return now_.hists[TCPFSM_HIST_FW2_TW]; }
+
+ReconcileResult KernelTable::reconcile(const std::vector<SocketRecord>& dump, const KernelAggregates& at_start,
+                                       const std::unordered_set<uint64_t>& tw_tracked, uint64_t dump_start_ns) {
+  KernelAggregates::Counts full{}, tw{};
+  std::unordered_map<uint64_t, uint64_t> seen;
+  std::array<uint64_t, TCPFSM_STATE_MAX> oldest{};
+  for (const auto& r : dump) {
+    if (r.state >= TCPFSM_STATE_MAX) continue;
+    const size_t f = r.family == AF_INET6 ? 1 : 0;
+    if (r.timewait) {
+      if (tw_tracked.count(r.cookie)) continue;
+      ++tw[f][r.state];
+    } else {
+      // Counted by the kernel in the state it is in: known.
+      if (r.counted == r.state) continue;
+      ++full[f][r.state];
+    }
+    auto it = first_seen_.find(r.cookie);
+    uint64_t first = it != first_seen_.end() ? it->second : dump_start_ns;
+    seen.emplace(r.cookie, first);
+    if (!oldest[r.state] || first < oldest[r.state]) oldest[r.state] = first;
+  }
+  ReconcileResult res;
+  for (size_t f = 0; f < 2; ++f) {
+    for (uint8_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
+      const uint64_t before = unknown(f, s, false) + unknown(f, s, true);
+      const uint64_t after = full[f][s] + tw[f][s];
+      if (after > before) res.added += after - before;
+      else res.removed += before - after;
+    }
+  }
+  unknown_base_ = full;
+  tw_unknown_base_ = tw;
+  left_base_ = at_start.unknown_left;
+  tw_left_base_ = at_start.tw_unknown_left;
+  first_seen_ = std::move(seen);
+  oldest_seen_ = oldest;
+  return res;
+}
+
+std::array<TcpTables::Preexisting, TCPFSM_STATE_MAX> KernelTable::preexisting(uint64_t now_ns) const {
+  std::array<Preexisting, TCPFSM_STATE_MAX> out{};
+  for (uint8_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
+    for (size_t f = 0; f < 2; ++f) out[s].count += unknown(f, s, false) + unknown(f, s, true);
+    if (out[s].count && oldest_seen_[s] && now_ns > oldest_seen_[s]) out[s].min_age_of_oldest_ns = now_ns - oldest_seen_[s];
+  }
+  return out;
+}
+
+}  // namespace tcpfsm
