@@ -373,41 +373,74 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 				      : BPF_RB_NO_WAKEUP);
 }
 
+/*
+ * Exactly once, even when the kernel skips a run. A softirq that interrupts
+ * on_set_state on the same CPU and changes another socket's state re-enters
+ * the tracepoint; the kernel then skips on_set_state (it is already active
+ * here) and only bumps its recursion_misses. A second program attached after
+ * it, on_set_state_nested, runs for every hit too: it handles the hit unless
+ * on_set_state already did, which on_set_state notes first thing in a small
+ * per-CPU ring of the hits it took. The two are never skipped together: that
+ * would need both active at once on one CPU, i.e. a nesting three deep, and
+ * state changes happen only in process and softirq context. So there is no
+ * window, not even in the trampolines around the programs, where a hit can
+ * go unhandled. Userspace reports recursion_misses - rescued as the loss.
+ */
+#define RECENT 8
+
+struct recent_hits {
+	__u64 sk[RECENT];
+	__u32 states[RECENT]; /* oldstate << 8 | newstate */
+	__u32 head;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct recent_hits);
+} recent SEC(".maps");
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	__u32 zero = 0;
 	struct tcpfsm_cpu_counters *cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+	struct recent_hits *r = bpf_map_lookup_elem(&recent, &zero);
+	__u32 i;
 
-	if (!cc)
+	if (!cc || !r)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	cc->busy = 1;
+	/* This program never runs nested in itself, so the head needs no atomics. */
+	i = r->head++ & (RECENT - 1);
+	r->sk[i] = (__u64)sk;
+	r->states[i] = (__u32)oldstate << 8 | (__u8)newstate;
 	handle(sk, oldstate, newstate, cc, 0);
-	cc->busy = 0;
 	return 0;
 }
 
-/*
- * A softirq that interrupts on_set_state on the same CPU and changes another
- * socket's state re-enters the tracepoint; the kernel then skips
- * on_set_state (it is already active here) and only bumps its
- * recursion_misses. This second program is not active at that moment, sees
- * the busy flag, and records the event instead. Userspace reports
- * recursion_misses - rescued as the true loss.
- */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state_nested, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, key = (__u32)oldstate << 8 | (__u8)newstate;
 	struct tcpfsm_cpu_counters *cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+	struct recent_hits *r = bpf_map_lookup_elem(&recent, &zero);
+	int i;
 
-	if (!cc || !cc->busy)
+	if (!cc || !r)
 		return 0;
-	cc->rescued++;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+#pragma unroll
+	for (i = 0; i < RECENT; i++) {
+		if (r->sk[i] == (__u64)sk && r->states[i] == key) {
+			r->sk[i] = 0; /* taken by on_set_state */
+			return 0;
+		}
+	}
+	cc->rescued++;
 	handle(sk, oldstate, newstate, cc, TCPFSM_F_RESCUED);
 	return 0;
 }

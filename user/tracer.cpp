@@ -194,7 +194,14 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
   }
   // The sweep is run on demand (BPF_PROG_TEST_RUN), never attached.
   bpf_program__set_autoattach(impl->skel->progs.tw_substate_sweep, false);
+  // The rescue program must run after the main one on each hit (it looks for
+  // the hit in what the main one noted): attached last, explicitly.
+  bpf_program__set_autoattach(impl->skel->progs.on_set_state_nested, false);
   err = tcpfsm_bpf__attach(impl->skel.get());
+  if (!err) {
+    impl->skel->links.on_set_state_nested = bpf_program__attach(impl->skel->progs.on_set_state_nested);
+    if (!impl->skel->links.on_set_state_nested) err = -errno;
+  }
   if (err) {
     return Error::runtime("cannot attach to the sock:inet_sock_set_state tracepoint: " +
                               std::string(std::strerror(-err)) + "; rerun with -v to see libbpf's log",

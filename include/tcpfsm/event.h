@@ -91,9 +91,8 @@ struct tcpfsm_event {
 
 /* Per-CPU counters, summed by userspace. Every loss has a number. */
 struct tcpfsm_cpu_counters {
-	__u64 busy; /* main program is running on this CPU (not a counter) */
 	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failed: ring buffer full */
-	__u64 rescued; /* nested runs handled by the rescue program */
+	__u64 rescued; /* runs the kernel skipped, handled by the rescue program */
 	__u64 fw2_untracked; /* FIN_WAIT2 timewait sockets the sweep map had no room for */
 };
 
