@@ -9,6 +9,10 @@
 #   pass 1, closed loop: connections/s (and its ratio to no tracer), events
 #           delivered vs the 10 transitions per connection the load made,
 #           losses by reason, tracer CPU seconds per million events, peak RSS;
+#   pass 1b, the same with a nice-19 busy loop on every CPU: on a virtual
+#           machine an idle vCPU is slow to wake, so a tracer whose consumer
+#           keeps a vCPU busy speeds the load up; with every CPU kept busy
+#           the ratio shows the tracer's cost alone;
 #   pass 2, open loop at --rate: system-wide CPU (softirq included) at equal work;
 #   pass 3, closed loop with kernel.bpf_stats_enabled=1: BPF ns per program run
 #           (apart, because the stats cost time themselves); then `stats` with
@@ -28,7 +32,7 @@ DURATION=5
 RATE=20000
 MODES="none stats stats-records trace serve tcpstates"
 BPF_PASS=1
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=${2:?}; shift 2 ;;
@@ -56,6 +60,7 @@ NS=""
 TRACER=""
 HELPER=""
 cleanup() {
+  [ -n "${SPINNERS:-}" ] && kill $SPINNERS 2>/dev/null || true
   [ -n "$HELPER" ] && kill "$HELPER" 2>/dev/null || true
   [ -n "$TRACER" ] && kill "$TRACER" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -108,7 +113,8 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
   kill -0 "$TRACER" 2>/dev/null || die "$mode did not start: $(cat "$WORK/err")"
 }
 
-# run_one MODE LOAD_ARGS...: prints "mode rate delivered expected ringbuf recursion cpu_s rss_kb sys_pct bpf_ns"
+# run_one MODE LOAD_ARGS...: prints "mode rate delivered expected ringbuf recursion cpu_s rss_kb sys_pct bpf_ns
+#   rescue_bpf_ns timer_bpf_ns"
 run_one() {
   local mode=$1; shift
   NS="tcpfsm-bench-$$"
@@ -122,7 +128,7 @@ run_one() {
   b0=$(busy_ticks); t0=$(total_ticks)
   ip netns exec "$NS" "$B/tcpfsm_loadgen" --duration "$DURATION" --port 5201 "$@" >"$WORK/load" 2>/dev/null ||
     die "the load generator failed"
-  local b1 t1 c1=0 rss=- bpf=-
+  local b1 t1 c1=0 rss=- bpf=- rescue_bpf=- timer_bpf=-
   b1=$(busy_ticks); t1=$(total_ticks)
   sleep 0.7  # let the consumer drain
   if [ -n "$TRACER" ]; then
@@ -130,7 +136,9 @@ run_one() {
     rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$TRACER/status")
     case "$mode" in
       tcpstates) bpf=$(bpf_ns_per_run handle_set_state) ;;
-      *) bpf=$(bpf_ns_per_run on_set_state) ;;
+      *) bpf=$(bpf_ns_per_run on_set_state)
+         rescue_bpf=$(bpf_ns_per_run on_set_state_nested)
+         timer_bpf=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire') ;;
     esac
     [ "$mode" = serve ] && curl -sf "http://127.0.0.1:$PORT/metrics" -o "$WORK/scrape" || true
     [ -n "$HELPER" ] && { kill "$HELPER" 2>/dev/null; wait "$HELPER" 2>/dev/null || true; }
@@ -166,17 +174,27 @@ run_one() {
   local cpu_s sys_pct
   cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (b - a) / hz }')
   sys_pct=$(awk -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", 100 * (b1 - b0) / (t1 - t0) }')
-  echo "$mode $rate $delivered $expected $ringbuf $recursion $cpu_s $rss $sys_pct $bpf"
+  echo "$mode $rate $delivered $expected $ringbuf $recursion $cpu_s $rss $sys_pct $bpf $rescue_bpf $timer_bpf"
 }
 
 echo "tcpfsm bench: $RUNS runs x {$MODES}, ${DURATION}s each; open loop at $RATE/s; $NCPU CPUs, $(uname -r)" >&2
 : >"$WORK/closed"
 : >"$WORK/open"
+: >"$WORK/busy"
 : >"$WORK/bpf"
 for i in $(seq "$RUNS"); do
   for m in $MODES; do
     echo "  closed loop, run $i/$RUNS: $m" >&2
     run_one "$m" --mode closed --threads 2 >>"$WORK/closed"
+  done
+done
+SPINNERS=""
+for i in $(seq "$RUNS"); do
+  for m in $MODES; do
+    echo "  closed loop, CPUs kept busy, run $i/$RUNS: $m" >&2
+    for _ in $(seq "$NCPU"); do nice -n 19 sh -c 'while :; do :; done' & SPINNERS="$SPINNERS $!"; done
+    run_one "$m" --mode closed --threads 2 >>"$WORK/busy"
+    kill $SPINNERS 2>/dev/null; wait $SPINNERS 2>/dev/null || true; SPINNERS=""
   done
 done
 for i in $(seq "$RUNS"); do
@@ -204,7 +222,7 @@ if [ "$BPF_PASS" = 1 ]; then
 fi
 
 # Medians per mode (fields as run_one prints them), as a Markdown table.
-awk -v modes="$MODES" -v timer_ns="${TIMER_NS:--}" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
+awk -v modes="$MODES" -v timer_ns="${TIMER_NS:--}" -v busyf="$WORK/busy" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
 function median(list,   n, a, i, j, t) {
   n = split(list, a, " ")
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -227,10 +245,12 @@ FNR == NR {
 }
 END {
   while ((getline line < openf) > 0) { split(line, f, " "); sys[f[1]] = sys[f[1]] " " f[9]; orate[f[1]] = orate[f[1]] " " f[2] }
-  while ((getline line < bpff) > 0) { split(line, f, " "); bpf[f[1]] = f[10] }
+  while ((getline line < bpff) > 0) { split(line, f, " "); bpf[f[1]] = f[10]; rbpf[f[1]] = f[11]; tbpf[f[1]] = f[12] }
+  while ((getline line < busyf) > 0) { split(line, f, " "); brate[f[1]] = brate[f[1]] " " f[2] }
   base = median(rate["none"])
-  printf "| mode | connections/s (median, min-max) | vs no tracer | delivered / expected transitions | lost (ringbuf, recursion) | tracer CPU s per M events | system CPU at %s/s | BPF ns per run | peak RSS |\n", fixed_rate
-  printf "|---|---|---|---|---|---|---|---|---|\n"
+  bbase = median(brate["none"])
+  printf "| mode | connections/s (median, min-max) | vs no tracer | CPUs kept busy: conn/s, vs no tracer | delivered / expected transitions | lost (ringbuf, recursion) | tracer CPU s per M events | system CPU at %s/s | BPF ns per run | peak RSS |\n", fixed_rate
+  printf "|---|---|---|---|---|---|---|---|---|---|\n"
   n = split(modes, ms, " ")
   for (k = 1; k <= n; k++) {
     m = ms[k]
@@ -243,7 +263,13 @@ END {
     s = (sys[m] != "") ? sprintf("%.1f%%", median(sys[m])) : "-"
     b = (m in bpf) ? bpf[m] : "-"
     mem = (rss[m] != "") ? sprintf("%.1f MiB", median(rss[m]) / 1024) : "-"
-    printf "| %s | %.0f (%s) | %s | %s | %s | %s | %s | %s | %s |\n", m, r, minmax(rate[m]), ratio, d, lost, c, s, b, mem
+    br = median(brate[m])
+    busy = (bbase > 0 && brate[m] != "") ? sprintf("%.0f, %.1f%%", br, 100 * br / bbase) : "-"
+    printf "| %s | %.0f (%s) | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, r, minmax(rate[m]), ratio, busy, d, lost, c, s, b, mem
   }
-  printf "\nTimer programs with no TCP load (each run is an unrelated kernel timer): %s ns per run.\n", timer_ns
+  printf "\nBPF ns per run under the load (pass 3): rescue program (runs on every hit, acts on the skipped ones)"
+  for (k = 1; k <= n; k++) if (ms[k] in rbpf && rbpf[ms[k]] != "-") printf " %s %s,", ms[k], rbpf[ms[k]]
+  printf " timer programs (every kernel timer start, cancel, expiry)"
+  for (k = 1; k <= n; k++) if (ms[k] in tbpf && tbpf[ms[k]] != "-") printf " %s %s,", ms[k], tbpf[ms[k]]
+  printf " and with no TCP load (each run an unrelated timer, often on a vCPU just out of idle): %s.\n", timer_ns
 }' "$WORK/closed"

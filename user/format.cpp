@@ -4,6 +4,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
 #include <iterator>
 
 #include "tcpfsm/tcp_state.hpp"
@@ -111,31 +115,128 @@ void TextFormatter::append(std::string& out, const Event& e) const {
   }
 }
 
+namespace {
+
+template <class T>
+void put_num(std::string& out, T v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof(b), v);
+  out.append(b, r.ptr);
+}
+
+void put_hex(std::string& out, uint64_t v) {
+  char b[17];
+  auto r = std::to_chars(b, b + sizeof(b), v, 16);
+  out.append(b, r.ptr);
+}
+
+// As format_addr() (inet_ntop's forms), without a string per call.
+void put_addr(std::string& out, uint8_t family, const std::array<uint8_t, 16>& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == AF_INET) {
+    size_t n = 0;
+    for (size_t i = 0; i < 4; ++i) {
+      const unsigned b = a[i];
+      if (b >= 100) buf[n++] = static_cast<char>('0' + b / 100);
+      if (b >= 10) buf[n++] = static_cast<char>('0' + b / 10 % 10);
+      buf[n++] = static_cast<char>('0' + b % 10);
+      if (i < 3) buf[n++] = '.';
+    }
+    out.append(buf, n);
+    return;
+  }
+  if (family == AF_INET6) inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
+  out.append(buf);
+}
+
+}  // namespace
+
+void JsonFormatter::append_time(std::string& out, int64_t realtime_ns) const {
+  int64_t secs = realtime_ns / 1'000'000'000;
+  int64_t nanos = realtime_ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    --secs;
+  }
+  if (secs != cached_secs_) {
+    std::string t;
+    append_rfc3339(t, secs * 1'000'000'000);
+    std::memcpy(cached_, t.data(), sizeof(cached_) - 1);  // up to the seconds
+    cached_secs_ = secs;
+  }
+  out.append(cached_, sizeof(cached_) - 1);
+  char frac[11] = {'.'};
+  for (int i = 9; i >= 1; --i) {
+    frac[i] = static_cast<char>('0' + nanos % 10);
+    nanos /= 10;
+  }
+  frac[10] = 'Z';
+  out.append(frac, sizeof(frac));
+}
+
 void JsonFormatter::append(std::string& out, const Event& e) const {
-  auto it = std::back_inserter(out);
+  const uint8_t v = e.family == AF_INET6 ? 6 : 4;
   if (e.is_timewait()) {
     out += R"({"type":"timewait","ts":")";
-    append_rfc3339(out, clock_.to_realtime_ns(e.ts_ns));
-    fmt::format_to(it,
-                   R"(","mono_ns":{},"event":"{}","tw":"{:x}","cookie":{},"netns":{},"family":{},"saddr":"{}",)"
-                   R"("sport":{},"daddr":"{}","dport":{},"substate":"{}"}})"
-                   "\n",
-                   e.ts_ns, kind_name(e.kind), e.skaddr, e.cookie, e.netns, e.family == AF_INET6 ? 6 : 4,
-                   format_addr(e.family, e.saddr), e.sport, format_addr(e.family, e.daddr), e.dport,
-                   state_name(e.newstate));
+    append_time(out, clock_.to_realtime_ns(e.ts_ns));
+    out += R"(","mono_ns":)";
+    put_num(out, e.ts_ns);
+    out += R"(,"event":")";
+    out += kind_name(e.kind);
+    out += R"(","tw":")";
+    put_hex(out, e.skaddr);
+    out += R"(","cookie":)";
+    put_num(out, e.cookie);
+    out += R"(,"netns":)";
+    put_num(out, e.netns);
+    out += R"(,"family":)";
+    put_num(out, v);
+    out += R"(,"saddr":")";
+    put_addr(out, e.family, e.saddr);
+    out += R"(","sport":)";
+    put_num(out, e.sport);
+    out += R"(,"daddr":")";
+    put_addr(out, e.family, e.daddr);
+    out += R"(","dport":)";
+    put_num(out, e.dport);
+    out += R"(,"substate":")";
+    out += state_name(e.newstate);
+    out += "\"}\n";
     return;
   }
   out += R"({"type":"state","ts":")";
-  append_rfc3339(out, clock_.to_realtime_ns(e.ts_ns));
-  fmt::format_to(it, R"(","mono_ns":{},"sk":"{:x}","cookie":{},"pid":{},"comm":)", e.ts_ns, e.skaddr, e.cookie,
-                 e.pid);
+  append_time(out, clock_.to_realtime_ns(e.ts_ns));
+  out += R"(","mono_ns":)";
+  put_num(out, e.ts_ns);
+  out += R"(,"sk":")";
+  put_hex(out, e.skaddr);
+  out += R"(","cookie":)";
+  put_num(out, e.cookie);
+  out += R"(,"pid":)";
+  put_num(out, e.pid);
+  out += R"(,"comm":)";
   append_json_string(out, e.comm_view());
-  fmt::format_to(it, R"(,"owner":"{}","netns":{},"family":{},"saddr":"{}","sport":{},"daddr":"{}","dport":{},)",
-                 owner_name(e.owner), e.netns, e.family == AF_INET6 ? 6 : 4, format_addr(e.family, e.saddr),
-                 e.sport, format_addr(e.family, e.daddr), e.dport);
-  fmt::format_to(it, R"("old":"{}","new":"{}","prev_ns":)", state_name(e.oldstate), state_name(e.newstate));
+  out += R"(,"owner":")";
+  out += owner_name(e.owner);
+  out += R"(","netns":)";
+  put_num(out, e.netns);
+  out += R"(,"family":)";
+  put_num(out, v);
+  out += R"(,"saddr":")";
+  put_addr(out, e.family, e.saddr);
+  out += R"(","sport":)";
+  put_num(out, e.sport);
+  out += R"(,"daddr":")";
+  put_addr(out, e.family, e.daddr);
+  out += R"(","dport":)";
+  put_num(out, e.dport);
+  out += R"(,"old":")";
+  out += state_name(e.oldstate);
+  out += R"(","new":")";
+  out += state_name(e.newstate);
+  out += R"(","prev_ns":)";
   if (e.prev_ns) {
-    fmt::format_to(it, "{}", *e.prev_ns);
+    put_num(out, *e.prev_ns);
   } else {
     out += "null";
   }

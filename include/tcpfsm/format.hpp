@@ -50,10 +50,18 @@ class TextFormatter {
 class JsonFormatter {
  public:
   explicit JsonFormatter(WallClock clock) : clock_(clock) {}
+  // No allocation, no locale, no format-string parsing per event: it is the
+  // hot path of `trace --json` (see bench/micro.cpp).
   void append(std::string& out, const Event& e) const;
 
  private:
+  // RFC 3339 UTC with nanoseconds; the date and time of day are cached per
+  // second (events arrive in order, so almost every call hits the cache).
+  void append_time(std::string& out, int64_t realtime_ns) const;
+
   WallClock clock_;
+  mutable int64_t cached_secs_ = INT64_MIN;
+  mutable char cached_[20] = {};  // "YYYY-MM-DDTHH:MM:SS"
 };
 
 // What a run saw and lost; every output mode prints all of it.
