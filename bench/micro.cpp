@@ -2,7 +2,7 @@
 //
 // What each one measures, and the target it speaks to:
 //
-//   BM_DecodeAndAccount   the `stats`/`serve` consumer hot path: decode_event
+//   BM_DecodeAndAccount   the `stats --records` consumer hot path: decode_event
 //                         on each raw ring buffer record, StateTable::apply,
 //                         settle() every 50 ms of event time.
 //                         Target: >= 5 million events/s on one thread.
@@ -17,6 +17,10 @@
 //                         thread) + render_metrics (HTTP thread).
 //                         Target: < 10 ms.
 //   BM_FillSnapshot, BM_Render   its two halves.
+//   BM_KernelTableTick    the default `stats`/`serve` consumer (counts kept in
+//                         the kernel): one tick's summing of per-CPU counts and
+//                         histograms, table update and snapshot. Independent
+//                         of traffic and of the number of sockets.
 //   BM_StateTableMemory   not a timing: heap bytes per tracked socket
 //                         (mallinfo2 before/after tracking 100k established
 //                         sockets). Target: RSS <= 40 MiB + 200 B/socket.
@@ -44,6 +48,7 @@
 #include "tcpfsm/event.hpp"
 #include "tcpfsm/format.hpp"
 #include "tcpfsm/metrics.hpp"
+#include "tcpfsm/kernel_table.hpp"
 #include "tcpfsm/state_table.hpp"
 
 namespace {
@@ -463,6 +468,39 @@ void BM_Render(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * out_bytes));
 }
 BENCHMARK(BM_Render)->Unit(benchmark::kMillisecond);
+
+// The kernel-counting consumer (stats, serve): on each tick, the per-CPU
+// counts of every slot (2 CPUs here, as read from the maps) summed into
+// KernelAggregates, the table updated, and serve's snapshot filled. Its
+// cost doesn't depend on the traffic or on the number of sockets.
+void BM_KernelTableTick(benchmark::State& state) {
+  constexpr int kCpus = 2;
+  std::vector<tcpfsm_agg> aggs(TCPFSM_SLOTS * kCpus);
+  for (size_t i = 0; i < aggs.size(); ++i) {
+    aggs[i].known[0][TCPFSM_ESTABLISHED] = static_cast<int64_t>(1000 + i);
+    aggs[i].transitions[TCPFSM_SYN_SENT][TCPFSM_ESTABLISHED] = 100'000 + i;
+    aggs[i].tw_known[0][TCPFSM_TIME_WAIT] = 5000;
+  }
+  std::vector<tcpfsm_hist> hists(TCPFSM_SLOTS * TCPFSM_HISTS * kCpus);
+  for (size_t i = 0; i < hists.size(); ++i) {
+    hists[i].count = 100;
+    hists[i].sum_ns = 100'000;
+    hists[i].neg_min_ns = ~uint64_t{10};
+    hists[i].max_ns = 5000;
+    hists[i].buckets[200 + i % 300] = 100;
+  }
+  tcpfsm::KernelTable table;
+  for (auto _ : state) {
+    tcpfsm::KernelAggregates a;
+    for (const auto& g : aggs) a.add(g);
+    for (size_t i = 0; i < hists.size(); ++i) a.add(static_cast<uint32_t>((i / kCpus) % TCPFSM_HISTS), hists[i]);
+    table.update(a);
+    auto snap = std::make_shared<tcpfsm::MetricsSnapshot>();
+    tcpfsm::fill_snapshot(*snap, table);
+    benchmark::DoNotOptimize(snap.get());
+  }
+}
+BENCHMARK(BM_KernelTableTick)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
