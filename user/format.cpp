@@ -56,6 +56,20 @@ void append_rfc3339(std::string& out, int64_t realtime_ns) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
+  // Most strings (a comm) need no escaping: copy them whole.
+  bool plain = true;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
@@ -117,6 +131,12 @@ void TextFormatter::append(std::string& out, const Event& e) const {
 
 namespace {
 
+// A string literal, its length known at compile time.
+template <size_t N>
+void lit(std::string& out, const char (&s)[N]) {
+  out.append(s, N - 1);
+}
+
 template <class T>
 void put_num(std::string& out, T v) {
   char b[24];
@@ -177,68 +197,68 @@ void JsonFormatter::append_time(std::string& out, int64_t realtime_ns) const {
 void JsonFormatter::append(std::string& out, const Event& e) const {
   const uint8_t v = e.family == AF_INET6 ? 6 : 4;
   if (e.is_timewait()) {
-    out += R"({"type":"timewait","ts":")";
+    lit(out, R"({"type":"timewait","ts":")");
     append_time(out, clock_.to_realtime_ns(e.ts_ns));
-    out += R"(","mono_ns":)";
+    lit(out, R"(","mono_ns":)");
     put_num(out, e.ts_ns);
-    out += R"(,"event":")";
+    lit(out, R"(,"event":")");
     out += kind_name(e.kind);
-    out += R"(","tw":")";
+    lit(out, R"(","tw":")");
     put_hex(out, e.skaddr);
-    out += R"(","cookie":)";
+    lit(out, R"(","cookie":)");
     put_num(out, e.cookie);
-    out += R"(,"netns":)";
+    lit(out, R"(,"netns":)");
     put_num(out, e.netns);
-    out += R"(,"family":)";
+    lit(out, R"(,"family":)");
     put_num(out, v);
-    out += R"(,"saddr":")";
+    lit(out, R"(,"saddr":")");
     put_addr(out, e.family, e.saddr);
-    out += R"(","sport":)";
+    lit(out, R"(","sport":)");
     put_num(out, e.sport);
-    out += R"(,"daddr":")";
+    lit(out, R"(,"daddr":")");
     put_addr(out, e.family, e.daddr);
-    out += R"(","dport":)";
+    lit(out, R"(","dport":)");
     put_num(out, e.dport);
-    out += R"(,"substate":")";
+    lit(out, R"(,"substate":")");
     out += state_name(e.newstate);
-    out += "\"}\n";
+    lit(out, "\"}\n");
     return;
   }
-  out += R"({"type":"state","ts":")";
+  lit(out, R"({"type":"state","ts":")");
   append_time(out, clock_.to_realtime_ns(e.ts_ns));
-  out += R"(","mono_ns":)";
+  lit(out, R"(","mono_ns":)");
   put_num(out, e.ts_ns);
-  out += R"(,"sk":")";
+  lit(out, R"(,"sk":")");
   put_hex(out, e.skaddr);
-  out += R"(","cookie":)";
+  lit(out, R"(","cookie":)");
   put_num(out, e.cookie);
-  out += R"(,"pid":)";
+  lit(out, R"(,"pid":)");
   put_num(out, e.pid);
-  out += R"(,"comm":)";
+  lit(out, R"(,"comm":)");
   append_json_string(out, e.comm_view());
-  out += R"(,"owner":")";
+  lit(out, R"(,"owner":")");
   out += owner_name(e.owner);
-  out += R"(","netns":)";
+  lit(out, R"(","netns":)");
   put_num(out, e.netns);
-  out += R"(,"family":)";
+  lit(out, R"(,"family":)");
   put_num(out, v);
-  out += R"(,"saddr":")";
+  lit(out, R"(,"saddr":")");
   put_addr(out, e.family, e.saddr);
-  out += R"(","sport":)";
+  lit(out, R"(","sport":)");
   put_num(out, e.sport);
-  out += R"(,"daddr":")";
+  lit(out, R"(,"daddr":")");
   put_addr(out, e.family, e.daddr);
-  out += R"(","dport":)";
+  lit(out, R"(","dport":)");
   put_num(out, e.dport);
-  out += R"(,"old":")";
+  lit(out, R"(,"old":")");
   out += state_name(e.oldstate);
-  out += R"(","new":")";
+  lit(out, R"(","new":")");
   out += state_name(e.newstate);
-  out += R"(","prev_ns":)";
+  lit(out, R"(","prev_ns":)");
   if (e.prev_ns) {
     put_num(out, *e.prev_ns);
   } else {
-    out += "null";
+    lit(out, "null");
   }
   out += e.rescued ? ",\"rescued\":true}\n" : "}\n";
 }

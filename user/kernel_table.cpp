@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace tcpfsm {
 
@@ -65,8 +66,8 @@ uint64_t KernelTable::count(uint8_t state, uint8_t family) const {
   uint64_t n = 0;
   for (size_t f = 0; f < 2; ++f) {
     if ((family == AF_INET && f == 1) || (family == AF_INET6 && f == 0)) continue;
-    n += static_cast<uint64_t>(std::max<int64_t>(now_.known[f][state], 0));
-    n += static_cast<uint64_t>(std::max<int64_t>(now_.tw_known[f][state], 0));
+    n += static_cast<uint64_t>(std::max<int64_t>(now_.known[f][state] + known_fix_[f][state], 0));
+    n += static_cast<uint64_t>(std::max<int64_t>(now_.tw_known[f][state] + tw_known_fix_[f][state], 0));
     n += unknown(f, state, false) + unknown(f, state, true);
   }
   return n;
@@ -92,20 +93,47 @@ const LifetimeHistogram& KernelTable::timewait_lifetime(TimewaitEnd how) const {
 
 const LifetimeHistogram& KernelTable::fin_wait2_timewait_lifetime() const { return now_.hists[TCPFSM_HIST_FW2_TW]; }
 
+namespace {
+
+// Transitions into or out of `state` so far (both families).
+uint64_t activity(const KernelAggregates& a, uint8_t state) {
+  uint64_t n = 0;
+  for (size_t o = 0; o < TCPFSM_STATE_MAX; ++o) {
+    if (o == state) continue;
+    n += a.transitions[o][state] + a.transitions[state][o];
+  }
+  return n + a.unknown_left[0][state] + a.unknown_left[1][state];
+}
+
+// Anything that moved a timewait count.
+bool timewait_quiet(const KernelAggregates& a, const KernelAggregates& b) {
+  return a.tw_known == b.tw_known && a.tw_unknown_left == b.tw_unknown_left && a.tw_ends == b.tw_ends;
+}
+
+}  // namespace
+
 ReconcileResult KernelTable::reconcile(const std::vector<SocketRecord>& dump, const KernelAggregates& at_start,
-                                       const std::unordered_set<uint64_t>& tw_tracked, uint64_t dump_start_ns) {
+                                       const KernelAggregates& at_end, const std::vector<uint64_t>& tw_tracked,
+                                       uint64_t dump_start_ns, bool complete) {
   KernelAggregates::Counts full{}, tw{};
+  KernelAggregates::Signed counted{}, tw_counted{};  // what the dump found the kernel counting
   std::unordered_map<uint64_t, uint64_t> seen;
   std::array<uint64_t, TCPFSM_STATE_MAX> oldest{};
   for (const auto& r : dump) {
     if (r.state >= TCPFSM_STATE_MAX) continue;
     const size_t f = r.family == AF_INET6 ? 1 : 0;
     if (r.timewait) {
-      if (tw_tracked.count(r.cookie)) continue;
+      if (std::binary_search(tw_tracked.begin(), tw_tracked.end(), r.cookie)) {
+        ++tw_counted[f][r.state];
+        continue;
+      }
       ++tw[f][r.state];
     } else {
       // Counted by the kernel in the state it is in: known.
-      if (r.counted == r.state) continue;
+      if (r.counted == r.state) {
+        ++counted[f][r.state];
+        continue;
+      }
       ++full[f][r.state];
     }
     auto it = first_seen_.find(r.cookie);
@@ -120,6 +148,23 @@ ReconcileResult KernelTable::reconcile(const std::vector<SocketRecord>& dump, co
       const uint64_t after = full[f][s] + tw[f][s];
       if (after > before) res.added += after - before;
       else res.removed += before - after;
+    }
+  }
+  const bool tw_quiet = complete && timewait_quiet(at_start, at_end);
+  for (uint8_t s = 1; s < TCPFSM_STATE_MAX; ++s) {
+    if (s == TCPFSM_CLOSE) continue;
+    const bool quiet = complete && activity(at_start, s) == activity(at_end, s);
+    for (size_t f = 0; f < 2; ++f) {
+      if (quiet) {
+        const int64_t fix = counted[f][s] - at_end.known[f][s];
+        res.corrected += static_cast<uint64_t>(std::abs(fix - known_fix_[f][s]));
+        known_fix_[f][s] = fix;
+      }
+      if (tw_quiet) {
+        const int64_t fix = tw_counted[f][s] - at_end.tw_known[f][s];
+        res.corrected += static_cast<uint64_t>(std::abs(fix - tw_known_fix_[f][s]));
+        tw_known_fix_[f][s] = fix;
+      }
     }
   }
   unknown_base_ = full;

@@ -42,6 +42,7 @@ Result<LeakReport> leak_pass(LeakFinder& finder, OwnerLookup& owners, const Filt
   req.states = leak_dump_states();
   req.tcp_info = true;
   req.storage_map_fd = storage_map_fd;
+  req.drop_time_wait = true;  // not a stuck state: only orphaned FIN_WAIT2 matter here
   auto dump = dump_namespaces(filter.netns, req);
   if (!dump) return dump.error();
   // Port filters select stuck sockets; listeners stay, to attribute them.

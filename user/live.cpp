@@ -1,10 +1,10 @@
 #include "live.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <memory>
-#include <unordered_set>
 
 #include "privileges.hpp"
 #include "run_control.hpp"
@@ -77,6 +77,9 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     if (auto s = drain(); !s) return s;
     if (in_kernel) {
       auto r = (*tracer)->reconcile(ktable);
+      // A dump of every socket is the largest thing tcpfsm allocates: give
+      // it back. The kernel keeps counting meanwhile, so this thread may wait.
+      malloc_trim(0);
       if (!r) {
         spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", r.error().message);
         return Ok{};

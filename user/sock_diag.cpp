@@ -299,7 +299,13 @@ Status dump_family(int fd, int family, uint32_t seq, uint32_t netns, const DumpR
                                         family_name(family), errno_text(err)),
                             err);
     }
+    const size_t before = out.size();
     auto progress = parse_inet_diag(std::span(buf.data(), static_cast<size_t>(n)), netns, out);
+    if (progress && want.drop_time_wait) {
+      out.erase(std::remove_if(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(),
+                               [](const SocketRecord& r) { return r.timewait && r.state == TCPFSM_TIME_WAIT; }),
+                out.end());
+    }
     if (!progress) {
       return Error::runtime(fmt::format("{} TCP sockets: {}", family_name(family), progress.error().message),
                             progress.error().err);

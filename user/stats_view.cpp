@@ -93,9 +93,15 @@ std::string StatsView::text(const TcpTables& t, const StatsContext& c) {
       if (top.size() > kStuckShownText) fmt::format_to(it, "  ... {} more holders\n", top.size() - kStuckShownText);
     }
   }
-  fmt::format_to(it, "events {}, lost {} (ring buffer {}, recursion {}); drift {} at last reconciliation ({} in {})\n",
-                 c.counters.events, c.counters.ringbuf_drops + c.counters.lost_recursion(), c.counters.ringbuf_drops,
-                 c.counters.lost_recursion(), c.last_drift, c.total_drift, c.reconciliations);
+  const uint64_t lost = c.counters.ringbuf_drops + c.counters.lost_recursion() + c.counters.uncounted;
+  if (c.counted_in_kernel) {
+    fmt::format_to(it, "transitions {} (counted in the kernel), lost {} (recursion {}, uncounted {})", c.counters.events,
+                   lost, c.counters.lost_recursion(), c.counters.uncounted);
+  } else {
+    fmt::format_to(it, "events {}, lost {} (ring buffer {}, recursion {})", c.counters.events, lost,
+                   c.counters.ringbuf_drops, c.counters.lost_recursion());
+  }
+  fmt::format_to(it, "; drift {} at last reconciliation ({} in {})\n", c.last_drift, c.total_drift, c.reconciliations);
   prev_entered_ = t.entered();
   prev_left_ = t.left();
   return out;

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -283,8 +284,7 @@ Result<KernelAggregates> Tracer::aggregates() const {
   return out;
 }
 
-Result<std::unordered_set<uint64_t>> Tracer::timewait_keys() const {
-  std::unordered_set<uint64_t> keys;
+Status Tracer::timewait_keys(std::vector<uint64_t>& keys) const {
   const int fd = bpf_map__fd(impl_->skel->maps.tws);
   // Batched: one syscall per 4096 entries instead of one per entry.
   constexpr __u32 kBatch = 4096;
@@ -297,7 +297,7 @@ Result<std::unordered_set<uint64_t>> Tracer::timewait_keys() const {
     LIBBPF_OPTS(bpf_map_batch_opts, bopts);
     int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, k.data(), v.data(), &count, &bopts);
     const int e = errno;
-    for (__u32 i = 0; i < count; ++i) keys.insert(k[i]);
+    keys.insert(keys.end(), k.begin(), k.begin() + count);
     if (err != 0) {
       if (e == ENOENT) break;  // the last batch
       return Error::runtime("cannot read the timewait map: " + std::string(std::strerror(e)), e);
@@ -305,32 +305,31 @@ Result<std::unordered_set<uint64_t>> Tracer::timewait_keys() const {
     in_batch = out_batch;
     first = false;
   }
-  return keys;
+  return Ok{};
 }
 
 Result<ReconcileResult> Tracer::reconcile(KernelTable& table) {
   auto at_start = aggregates();
   if (!at_start) return at_start.error();
-  auto tracked = timewait_keys();
-  if (!tracked) return tracked.error();
+  std::vector<uint64_t> tracked;
+  if (auto st = timewait_keys(tracked); !st) return st.error();
   const uint64_t start = monotonic_ns();
   DumpRequest req;
   req.storage_map_fd = sk_storage_map_fd();
   auto dump = dump_namespaces(impl_->filter.netns, req);
   if (!dump) return dump.error();
   if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
-  std::vector<SocketRecord> kept;
-  for (const auto& r : dump->sockets) {
-    if (impl_->filter.matches(r)) kept.push_back(r);  // as the kernel filters
-  }
+  auto& socks = dump->sockets;
+  socks.erase(std::remove_if(socks.begin(), socks.end(),
+                             [&](const SocketRecord& r) { return !impl_->filter.matches(r); }),  // as the kernel filters
+              socks.end());
   // A timewait socket the kernel tracked before or after the dump is its own.
-  auto after = timewait_keys();
-  if (!after) return after.error();
-  tracked->insert(after->begin(), after->end());
-  auto r = table.reconcile(kept, *at_start, *tracked, start);
-  auto now = aggregates();
-  if (!now) return now.error();
-  table.update(*now);
+  if (auto st = timewait_keys(tracked); !st) return st.error();
+  std::sort(tracked.begin(), tracked.end());
+  auto at_end = aggregates();
+  if (!at_end) return at_end.error();
+  auto r = table.reconcile(socks, *at_start, *at_end, tracked, start, dump->unreachable == 0);
+  table.update(*at_end);
   return r;
 }
 

@@ -47,6 +47,11 @@ struct DumpRequest {
   uint32_t states = ~0U;  // bit (1 << state); the kernel filters
   bool tcp_info = false;  // INET_DIAG_INFO, for last_ack_recv_ms
   int storage_map_fd = -1;  // a BPF_MAP_TYPE_SK_STORAGE of struct tcpfsm_sk_info
+  // Keep no timewait socket in the TIME_WAIT substate. The kernel filters
+  // timewait sockets by the TIME_WAIT bit whatever their substate, so
+  // orphaned FIN_WAIT2 can only be asked for with every TIME_WAIT; this
+  // drops those as each reply is read, instead of holding them all.
+  bool drop_time_wait = false;
 };
 
 enum class DumpProgress { More, Done };

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "tcpfsm/event.hpp"
@@ -77,8 +76,9 @@ class Tracer {
 
   // Aggregate mode: the kernel's counts now, summed over CPUs.
   Result<KernelAggregates> aggregates() const;
-  // Aggregate mode: the keys of the timewait sockets the kernel tracks.
-  Result<std::unordered_set<uint64_t>> timewait_keys() const;
+  // Aggregate mode: the keys of the timewait sockets the kernel tracks,
+  // appended to `keys` (8 bytes each: there can be hundreds of thousands).
+  Status timewait_keys(std::vector<uint64_t>& keys) const;
 
   // Aggregate mode: a sock_diag dump of the filtered namespaces measures
   // again the sockets the kernel does not count (KernelTable::reconcile),

@@ -286,6 +286,19 @@ TEST(CommandLine, StatsFlags) {
   EXPECT_EQ(s.filter.family, AF_INET6);
   EXPECT_EQ(s.filter.dports, std::vector<uint16_t>{443});
   EXPECT_EQ(s.replay, "-");
+  EXPECT_FALSE(s.records);  // counted in the kernel unless asked
+}
+
+TEST(CommandLine, RecordsForStatsAndServe) {
+  auto s = parse_command_line({"stats", "--records", "--ringbuf-size", "64K"});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->command->stats.records);
+  EXPECT_EQ(s->command->stats.ringbuf_bytes, 64u * 1024);
+  auto v = parse_command_line({"serve", "--records"});
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_TRUE(v->command->serve.records);
+  EXPECT_FALSE(parse_command_line({"serve"})->command->serve.records);
+  EXPECT_FALSE(parse_command_line({"trace", "--records"}).ok());  // trace always streams records
 }
 
 TEST(CommandLine, LeaksServeDoctorDefaultsAndFlags) {

@@ -23,6 +23,14 @@ SocketRecord timewait(uint64_t cookie, uint8_t substate = TCPFSM_TIME_WAIT) {
   return r;
 }
 
+// The same counts, after transitions in every state and a timewait end: a
+// dump that ran meanwhile can't check the kernel's counts.
+KernelAggregates busy(KernelAggregates a) {
+  for (uint8_t s = 0; s < TCPFSM_STATE_MAX; ++s) ++a.transitions[TCPFSM_CLOSE][s];
+  ++a.tw_ends[0];
+  return a;
+}
+
 TEST(KernelTableTest, GaugesAreTheKernelsCountsPlusWhatTheDumpFoundUncounted) {
   KernelTable t;
   KernelAggregates a;
@@ -32,7 +40,7 @@ TEST(KernelTableTest, GaugesAreTheKernelsCountsPlusWhatTheDumpFoundUncounted) {
   // Counted sockets in the dump are the kernel's; the others were there before.
   std::vector<SocketRecord> dump = {full(1, TCPFSM_ESTABLISHED, TCPFSM_ESTABLISHED), full(2, TCPFSM_ESTABLISHED),
                                     full(3, TCPFSM_CLOSE_WAIT, TCPFSM_ESTABLISHED), timewait(10), timewait(11)};
-  auto r = t.reconcile(dump, a, /*tw_tracked=*/{10}, 1000);
+  auto r = t.reconcile(dump, a, busy(a), /*tw_tracked=*/{10}, 1000);
   t.update(a);
   EXPECT_EQ(r.added, 3u);  // the first reconciliation seeds
   EXPECT_EQ(t.count(TCPFSM_ESTABLISHED), 4u);
@@ -51,7 +59,7 @@ TEST(KernelTableTest, SocketsFromBeforeLeaveByTheKernelsUnknownCountsUntilTheNex
   KernelTable t;
   KernelAggregates a;
   a.unknown_left[0][TCPFSM_ESTABLISHED] = 7;  // before the dump: not subtracted
-  t.reconcile({full(1, TCPFSM_ESTABLISHED), full(2, TCPFSM_ESTABLISHED), timewait(5)}, a, {}, 100);
+  t.reconcile({full(1, TCPFSM_ESTABLISHED), full(2, TCPFSM_ESTABLISHED), timewait(5)}, a, a, {}, 100);
   t.update(a);
   EXPECT_EQ(t.count(TCPFSM_ESTABLISHED), 2u);
 
@@ -68,11 +76,43 @@ TEST(KernelTableTest, SocketsFromBeforeLeaveByTheKernelsUnknownCountsUntilTheNex
 
   // The next dump measures again, and reports what moved as drift; the
   // oldest keeps the age of its first sighting.
-  auto r = t.reconcile({full(2, TCPFSM_ESTABLISHED)}, a, {}, 500);
+  auto r = t.reconcile({full(2, TCPFSM_ESTABLISHED)}, a, a, {}, 500);
   t.update(a);
   EXPECT_EQ(t.count(TCPFSM_ESTABLISHED), 1u);
   EXPECT_EQ(r.added, 1u);
   EXPECT_EQ(t.preexisting(600)[TCPFSM_ESTABLISHED].min_age_of_oldest_ns, 500u);
+}
+
+// A socket counted in FIN_WAIT1 that left it without a tracepoint: where the
+// state was quiet during the dump, the dump's count of counted sockets wins.
+TEST(KernelTableTest, QuietStatesAreCorrectedToTheDumpsCountOfCountedSockets) {
+  KernelTable t;
+  KernelAggregates a;
+  a.known[0][TCPFSM_FIN_WAIT1] = 7;  // the dump finds 5 counted there
+  a.known[0][TCPFSM_ESTABLISHED] = 3;  // busy while the dump ran: left alone
+  a.tw_known[0][TCPFSM_TIME_WAIT] = 4;
+  KernelAggregates end = a;
+  end.transitions[TCPFSM_SYN_SENT][TCPFSM_ESTABLISHED] = 1;
+  std::vector<SocketRecord> dump;
+  for (uint64_t c = 1; c <= 5; ++c) dump.push_back(full(c, TCPFSM_FIN_WAIT1, TCPFSM_FIN_WAIT1));
+  dump.push_back(full(9, TCPFSM_ESTABLISHED, TCPFSM_ESTABLISHED));
+  dump.push_back(timewait(20));  // tracked: the kernel's 4 are 1
+  auto r = t.reconcile(dump, a, end, {20}, 100);
+  t.update(end);
+  EXPECT_EQ(t.count(TCPFSM_FIN_WAIT1), 5u);
+  EXPECT_EQ(t.count(TCPFSM_ESTABLISHED), 3u);
+  EXPECT_EQ(t.count(TCPFSM_TIME_WAIT), 1u);
+  EXPECT_EQ(r.corrected, 5u);
+  // Not again: the correction stays, and a dump that agrees reports no drift.
+  r = t.reconcile(dump, end, end, {20}, 200);
+  EXPECT_EQ(t.count(TCPFSM_FIN_WAIT1), 5u);
+  EXPECT_EQ(r.corrected, 2u);  // ESTABLISHED, quiet now: 3 -> 1
+  EXPECT_EQ(t.count(TCPFSM_ESTABLISHED), 1u);
+  // A dump that missed namespaces corrects nothing.
+  KernelTable u;
+  u.reconcile(dump, a, a, {20}, 100, /*complete=*/false);
+  u.update(a);
+  EXPECT_EQ(u.count(TCPFSM_FIN_WAIT1), 7u);
 }
 
 TEST(KernelTableTest, TransitionsLifetimesAndTimewaitEndsComeFromTheKernel) {

@@ -428,6 +428,14 @@ TEST(StatsViewTest, TextHasARowPerStateWithNowCount) {
   EXPECT_THAT(text, HasSubstr("TIME_WAIT ended: 1 expired (p50 60.0s, max 60.0s), 1 killed early (p50 1.0s)"));
   EXPECT_THAT(text, HasSubstr("events 123, lost 9 (ring buffer 3, recursion 6); drift 2 at last reconciliation (5 in 3)"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("orphaned FIN_WAIT2")));
+
+  // Counting in the kernel there is no ring buffer to lose records from.
+  StatsContext k = context();
+  k.counted_in_kernel = true;
+  k.counters.ringbuf_drops = 0;
+  k.counters.uncounted = 2;
+  EXPECT_THAT(StatsView().text(t, k),
+              HasSubstr("transitions 123 (counted in the kernel), lost 8 (recursion 6, uncounted 2); drift 2"));
 }
 
 TEST(StatsViewTest, TextRatesSincePreviousReport) {
