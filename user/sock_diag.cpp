@@ -399,6 +399,7 @@ Result<std::vector<SocketRecord>> dump_tcp_sockets(uint32_t netns, const DumpReq
   }
   const UniqueFd guard(fd);
   std::vector<SocketRecord> out;
+  out.reserve(req.expected_sockets + req.expected_sockets / 8);
   std::vector<std::byte> buf(64 * 1024);
   uint32_t seq = 0;
   for (const int family : {AF_INET, AF_INET6}) {
@@ -473,7 +474,11 @@ Result<NamespaceDump> dump_namespaces(uint32_t only_netns, const DumpRequest& re
                                    sockets.error().err);
           return;
         }
-        result.sockets.insert(result.sockets.end(), sockets->begin(), sockets->end());
+        if (result.sockets.empty()) {
+          result.sockets = std::move(sockets.value());  // one namespace: no copy
+        } else {
+          result.sockets.insert(result.sockets.end(), sockets->begin(), sockets->end());
+        }
         result.namespaces.push_back(ino);
       }
     } catch (const std::exception& e) {

@@ -109,6 +109,7 @@ struct Tracer::Impl {
   uint64_t malformed = 0;
   TracerOptions::Mode mode = TracerOptions::Mode::Events;
   FilterSpec filter;
+  size_t last_dump_size = 0;  // sizes the next reconciliation's dump
   int ncpu = 1;
   int stats_fd = -1;
   ~Impl() {
@@ -316,10 +317,12 @@ Result<ReconcileResult> Tracer::reconcile(KernelTable& table) {
   const uint64_t start = monotonic_ns();
   DumpRequest req;
   req.storage_map_fd = sk_storage_map_fd();
+  req.expected_sockets = impl_->last_dump_size;
   auto dump = dump_namespaces(impl_->filter.netns, req);
   if (!dump) return dump.error();
   if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
   auto& socks = dump->sockets;
+  impl_->last_dump_size = socks.size();
   socks.erase(std::remove_if(socks.begin(), socks.end(),
                              [&](const SocketRecord& r) { return !impl_->filter.matches(r); }),  // as the kernel filters
               socks.end());

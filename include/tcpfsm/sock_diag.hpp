@@ -52,6 +52,9 @@ struct DumpRequest {
   // orphaned FIN_WAIT2 can only be asked for with every TIME_WAIT; this
   // drops those as each reply is read, instead of holding them all.
   bool drop_time_wait = false;
+  // How many sockets the caller expects (the last dump's count): the result
+  // is sized once instead of doubling past it.
+  size_t expected_sockets = 0;
 };
 
 enum class DumpProgress { More, Done };
