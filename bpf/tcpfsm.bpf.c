@@ -226,9 +226,13 @@ static __always_inline void aggregate(const struct sock *sk, __u16 family, int o
 		counted = si->counted;
 		si->counted = 0;
 	}
+	/* LISTEN -> SYN_RECV is a child's birth (its state starts as a copy
+	 * of the listener's), never a listener leaving LISTEN: a child of a
+	 * listener from before tcpfsm has no storage, and is no socket a dump
+	 * counted. */
 	if (counted && counted < TCPFSM_STATE_MAX)
 		a->known[f][counted & 0xf]--;
-	else if (pass && unseen)
+	else if (pass && unseen && !(o == TCP_LISTEN && n == TCP_SYN_RECV))
 		a->unknown_left[f][o]++;
 	if (!pass || n == TCP_CLOSE)
 		return;
