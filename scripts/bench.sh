@@ -15,13 +15,14 @@
 #           the ratio shows the tracer's cost alone;
 #   pass 2, open loop at --rate: system-wide CPU (softirq included) at equal work;
 #   pass 3, closed loop with kernel.bpf_stats_enabled=1: BPF ns per program run
-#           (apart, because the stats cost time themselves); then `stats` with
-#           no load for a few seconds: the timer programs' ns per run, i.e. per
-#           unrelated kernel timer.
+#           (apart, because the stats cost time themselves); then `floor` and
+#           `stats` under a load whose connections end in RST (no timewait
+#           sockets): the timer programs' ns per run, each an unrelated timer.
 #
-# Modes: none, stats (counts in the kernel), stats-records (stats --records: a
-# ring buffer record per transition, counted in userspace), trace, serve,
-# tcpstates.
+# Modes: none, floor (build/tcpfsm_floor: empty programs at tcpfsm's attach
+# points, the cost of being attached at all), stats (counts in the kernel),
+# stats-records (stats --records: a ring buffer record per transition, counted
+# in userspace), trace, serve, tcpstates.
 #
 # --smoke: one short run of everything, to keep the script working (CI).
 set -euo pipefail
@@ -30,9 +31,9 @@ set -euo pipefail
 RUNS=5
 DURATION=5
 RATE=20000
-MODES="none stats stats-records trace serve tcpstates"
+MODES="none floor stats stats-records trace serve tcpstates"
 BPF_PASS=1
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=${2:?}; shift 2 ;;
@@ -95,6 +96,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
   HELPER=""
   case "$mode" in
     none) return 0 ;;
+    floor) "$B/tcpfsm_floor" >"$WORK/out" 2>"$WORK/err" & ;;
     stats) "$B/tcpfsm" stats --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     stats-records) "$B/tcpfsm" stats --records --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     trace) "$B/tcpfsm" trace --json --netns "$ino" >/dev/shm/tcpfsm-bench-trace.json 2>"$WORK/err" & ;;
@@ -106,7 +108,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
       HELPER=$!
       return 0 ;;
     tcpstates) "$TCPSTATES" >"$WORK/out" 2>"$WORK/err" & ;;
-    *) die "unknown mode '$mode' (none stats stats-records trace serve tcpstates)" ;;
+    *) die "unknown mode '$mode' (none floor stats stats-records trace serve tcpstates)" ;;
   esac
   TRACER=$!
   sleep 1.5  # load and attach
@@ -136,6 +138,9 @@ run_one() {
     rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$TRACER/status")
     case "$mode" in
       tcpstates) bpf=$(bpf_ns_per_run handle_set_state) ;;
+      floor) bpf=$(bpf_ns_per_run fl_set_state)
+         rescue_bpf=$(bpf_ns_per_run fl_set_state2)
+         timer_bpf=$(bpf_ns_per_run 'fl_timer_start|fl_timer_cancel|fl_timer_expire') ;;
       *) bpf=$(bpf_ns_per_run on_set_state)
          rescue_bpf=$(bpf_ns_per_run on_set_state_nested)
          timer_bpf=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire') ;;
@@ -182,6 +187,7 @@ echo "tcpfsm bench: $RUNS runs x {$MODES}, ${DURATION}s each; open loop at $RATE
 : >"$WORK/open"
 : >"$WORK/busy"
 : >"$WORK/bpf"
+: >"$WORK/unrelated"
 for i in $(seq "$RUNS"); do
   for m in $MODES; do
     echo "  closed loop, run $i/$RUNS: $m" >&2
@@ -210,19 +216,20 @@ if [ "$BPF_PASS" = 1 ]; then
     echo "  BPF stats pass: $m" >&2
     run_one "$m" --mode closed --threads 2 >>"$WORK/bpf"
   done
-  # The timer programs see every kernel timer: their cost per run with no
-  # TCP load is their cost per unrelated timer.
-  echo "  BPF stats pass: timer programs, no load" >&2
-  "$B/tcpfsm" stats --json --interval 0 >/dev/null 2>"$WORK/err" &
-  TRACER=$!
-  sleep "$DURATION"
-  TIMER_NS=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire')
-  kill -INT "$TRACER"; wait "$TRACER" 2>/dev/null || true; TRACER=""
+  # The timer programs see every kernel timer. Connections that end in RST
+  # leave no timewait socket, so under this load every run is a timer of
+  # something else: the cost per unrelated timer, ours against empty ones.
+  for m in floor stats; do
+    echo "  BPF stats pass: $m, connections closed with RST" >&2
+    run_one "$m" --mode closed --threads 2 --linger0 >>"$WORK/unrelated"
+  done
+  TIMER_NS=$(awk '$1 == "stats" { print $12 }' "$WORK/unrelated")
+  FLOOR_TIMER_NS=$(awk '$1 == "floor" { print $12 }' "$WORK/unrelated")
   sysctl -qw kernel.bpf_stats_enabled=0
 fi
 
 # Medians per mode (fields as run_one prints them), as a Markdown table.
-awk -v modes="$MODES" -v timer_ns="${TIMER_NS:--}" -v busyf="$WORK/busy" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
+awk -v modes="$MODES" -v timer_ns="${TIMER_NS:--}" -v floor_timer_ns="${FLOOR_TIMER_NS:--}" -v busyf="$WORK/busy" -v openf="$WORK/open" -v bpff="$WORK/bpf" -v dur="$DURATION" -v fixed_rate="$RATE" '
 function median(list,   n, a, i, j, t) {
   n = split(list, a, " ")
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -258,7 +265,7 @@ END {
     ratio = (base > 0) ? sprintf("%.1f%%", 100 * r / base) : "-"
     d = (exp_[m] > 0) ? sprintf("%d / %d", del[m], exp_[m]) : "-"
     if (m == "tcpstates" && exp_[m] > 0) d = sprintf("%d / %d (host-wide)", del[m], exp_[m])
-    lost = (m == "none") ? "-" : (m == "tcpstates" ? "not counted" : sprintf("%d, %d", rb[m], rc[m]))
+    lost = (m == "none" || m == "floor") ? "-" : (m == "tcpstates" ? "not counted" : sprintf("%d, %d", rb[m], rc[m]))
     c = (cpm[m] != "") ? sprintf("%.2f", median(cpm[m])) : "-"
     s = (sys[m] != "") ? sprintf("%.1f%%", median(sys[m])) : "-"
     b = (m in bpf) ? bpf[m] : "-"
@@ -271,5 +278,5 @@ END {
   for (k = 1; k <= n; k++) if (ms[k] in rbpf && rbpf[ms[k]] != "-") printf " %s %s,", ms[k], rbpf[ms[k]]
   printf " timer programs (every kernel timer start, cancel, expiry)"
   for (k = 1; k <= n; k++) if (ms[k] in tbpf && tbpf[ms[k]] != "-") printf " %s %s,", ms[k], tbpf[ms[k]]
-  printf " and with no TCP load (each run an unrelated timer, often on a vCPU just out of idle): %s.\n", timer_ns
+  printf " and per unrelated timer (connections closed with RST, so no timewait socket): stats %s, floor (empty programs) %s.\n", timer_ns, floor_timer_ns
 }' "$WORK/closed"
