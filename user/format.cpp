@@ -131,47 +131,98 @@ void TextFormatter::append(std::string& out, const Event& e) const {
 
 namespace {
 
-// A string literal, its length known at compile time.
-template <size_t N>
-void lit(std::string& out, const char (&s)[N]) {
-  out.append(s, N - 1);
-}
+// One JSON record, written into a buffer on the stack that holds the largest
+// record there can be, then appended to the output in one piece: no capacity
+// check or call per field.
+class RecordWriter {
+ public:
+  // Longest record: the literals (under 300 bytes), four 64-bit numbers, a
+  // timestamp, a comm of 16 bytes each escaped as \u00XX, two IPv6
+  // addresses and the state and owner names: well under this.
+  static constexpr size_t kCapacity = 1024;
 
-template <class T>
-void put_num(std::string& out, T v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof(b), v);
-  out.append(b, r.ptr);
-}
-
-void put_hex(std::string& out, uint64_t v) {
-  char b[17];
-  auto r = std::to_chars(b, b + sizeof(b), v, 16);
-  out.append(b, r.ptr);
-}
-
-// As format_addr() (inet_ntop's forms), without a string per call.
-void put_addr(std::string& out, uint8_t family, const std::array<uint8_t, 16>& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family == AF_INET) {
-    size_t n = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      const unsigned b = a[i];
-      if (b >= 100) buf[n++] = static_cast<char>('0' + b / 100);
-      if (b >= 10) buf[n++] = static_cast<char>('0' + b / 10 % 10);
-      buf[n++] = static_cast<char>('0' + b % 10);
-      if (i < 3) buf[n++] = '.';
-    }
-    out.append(buf, n);
-    return;
+  template <size_t N>
+  void lit(const char (&s)[N]) {
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
   }
-  if (family == AF_INET6) inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
-  out.append(buf);
+  void str(std::string_view s) {  // a name from a fixed table (states, owners, kinds)
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  template <class T>
+  void num(T v) {
+    p_ = std::to_chars(p_, p_ + 24, v).ptr;
+  }
+  void hex(uint64_t v) { p_ = std::to_chars(p_, p_ + 16, v, 16).ptr; }
+  // As format_addr() (inet_ntop's forms).
+  void addr(uint8_t family, const std::array<uint8_t, 16>& a) {
+    if (family == AF_INET) {
+      for (size_t i = 0; i < 4; ++i) {
+        const unsigned b = a[i];
+        if (b >= 100) *p_++ = static_cast<char>('0' + b / 100);
+        if (b >= 10) *p_++ = static_cast<char>('0' + b / 10 % 10);
+        *p_++ = static_cast<char>('0' + b % 10);
+        if (i < 3) *p_++ = '.';
+      }
+    } else if (family == AF_INET6 && inet_ntop(AF_INET6, a.data(), p_, INET6_ADDRSTRLEN)) {
+      p_ += std::strlen(p_);
+    }
+  }
+  // A quoted JSON string of at most 16 bytes (a comm), escaped as
+  // append_json_string() does.
+  void comm(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    s = s.substr(0, 16);
+    *p_++ = '"';
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        *p_++ = ch;
+        continue;
+      }
+      *p_++ = '\\';
+      switch (c) {
+        case '"': *p_++ = '"'; break;
+        case '\\': *p_++ = '\\'; break;
+        case '\n': *p_++ = 'n'; break;
+        case '\t': *p_++ = 't'; break;
+        case '\r': *p_++ = 'r'; break;
+        default:
+          lit("u00");
+          *p_++ = kHex[c >> 4];
+          *p_++ = kHex[c & 15];
+      }
+    }
+    *p_++ = '"';
+  }
+  char*& cursor() { return p_; }
+  void append_to(std::string& out) const { out.append(buf_, static_cast<size_t>(p_ - buf_)); }
+
+ private:
+  char buf_[kCapacity];
+  char* p_ = buf_;
+};
+
+// "netns" to "dport", the same in both kinds of record.
+void endpoint_fields(RecordWriter& w, const Event& e) {
+  w.lit(R"("netns":)");
+  w.num(e.netns);
+  w.lit(R"(,"family":)");
+  w.num(e.family == AF_INET6 ? 6 : 4);
+  w.lit(R"(,"saddr":")");
+  w.addr(e.family, e.saddr);
+  w.lit(R"(","sport":)");
+  w.num(e.sport);
+  w.lit(R"(,"daddr":")");
+  w.addr(e.family, e.daddr);
+  w.lit(R"(","dport":)");
+  w.num(e.dport);
 }
 
 }  // namespace
 
-void JsonFormatter::append_time(std::string& out, int64_t realtime_ns) const {
+char* JsonFormatter::append_time(char* p, int64_t realtime_ns) const {
   int64_t secs = realtime_ns / 1'000'000'000;
   int64_t nanos = realtime_ns % 1'000'000'000;
   if (nanos < 0) {
@@ -184,83 +235,67 @@ void JsonFormatter::append_time(std::string& out, int64_t realtime_ns) const {
     std::memcpy(cached_, t.data(), sizeof(cached_) - 1);  // up to the seconds
     cached_secs_ = secs;
   }
-  out.append(cached_, sizeof(cached_) - 1);
-  char frac[11] = {'.'};
+  std::memcpy(p, cached_, sizeof(cached_) - 1);
+  p += sizeof(cached_) - 1;
+  *p = '.';
   for (int i = 9; i >= 1; --i) {
-    frac[i] = static_cast<char>('0' + nanos % 10);
+    p[i] = static_cast<char>('0' + nanos % 10);
     nanos /= 10;
   }
-  frac[10] = 'Z';
-  out.append(frac, sizeof(frac));
+  p[10] = 'Z';
+  return p + 11;
 }
 
 void JsonFormatter::append(std::string& out, const Event& e) const {
-  const uint8_t v = e.family == AF_INET6 ? 6 : 4;
+  RecordWriter w;
   if (e.is_timewait()) {
-    lit(out, R"({"type":"timewait","ts":")");
-    append_time(out, clock_.to_realtime_ns(e.ts_ns));
-    lit(out, R"(","mono_ns":)");
-    put_num(out, e.ts_ns);
-    lit(out, R"(,"event":")");
-    out += kind_name(e.kind);
-    lit(out, R"(","tw":")");
-    put_hex(out, e.skaddr);
-    lit(out, R"(","cookie":)");
-    put_num(out, e.cookie);
-    lit(out, R"(,"netns":)");
-    put_num(out, e.netns);
-    lit(out, R"(,"family":)");
-    put_num(out, v);
-    lit(out, R"(,"saddr":")");
-    put_addr(out, e.family, e.saddr);
-    lit(out, R"(","sport":)");
-    put_num(out, e.sport);
-    lit(out, R"(,"daddr":")");
-    put_addr(out, e.family, e.daddr);
-    lit(out, R"(","dport":)");
-    put_num(out, e.dport);
-    lit(out, R"(,"substate":")");
-    out += state_name(e.newstate);
-    lit(out, "\"}\n");
+    w.lit(R"({"type":"timewait","ts":")");
+    w.cursor() = append_time(w.cursor(), clock_.to_realtime_ns(e.ts_ns));
+    w.lit(R"(","mono_ns":)");
+    w.num(e.ts_ns);
+    w.lit(R"(,"event":")");
+    w.str(kind_name(e.kind));
+    w.lit(R"(","tw":")");
+    w.hex(e.skaddr);
+    w.lit(R"(","cookie":)");
+    w.num(e.cookie);
+    w.lit(",");
+    endpoint_fields(w, e);
+    w.lit(R"(,"substate":")");
+    w.str(state_name(e.newstate));
+    w.lit("\"}\n");
+    w.append_to(out);
     return;
   }
-  lit(out, R"({"type":"state","ts":")");
-  append_time(out, clock_.to_realtime_ns(e.ts_ns));
-  lit(out, R"(","mono_ns":)");
-  put_num(out, e.ts_ns);
-  lit(out, R"(,"sk":")");
-  put_hex(out, e.skaddr);
-  lit(out, R"(","cookie":)");
-  put_num(out, e.cookie);
-  lit(out, R"(,"pid":)");
-  put_num(out, e.pid);
-  lit(out, R"(,"comm":)");
-  append_json_string(out, e.comm_view());
-  lit(out, R"(,"owner":")");
-  out += owner_name(e.owner);
-  lit(out, R"(","netns":)");
-  put_num(out, e.netns);
-  lit(out, R"(,"family":)");
-  put_num(out, v);
-  lit(out, R"(,"saddr":")");
-  put_addr(out, e.family, e.saddr);
-  lit(out, R"(","sport":)");
-  put_num(out, e.sport);
-  lit(out, R"(,"daddr":")");
-  put_addr(out, e.family, e.daddr);
-  lit(out, R"(","dport":)");
-  put_num(out, e.dport);
-  lit(out, R"(,"old":")");
-  out += state_name(e.oldstate);
-  lit(out, R"(","new":")");
-  out += state_name(e.newstate);
-  lit(out, R"(","prev_ns":)");
+  w.lit(R"({"type":"state","ts":")");
+  w.cursor() = append_time(w.cursor(), clock_.to_realtime_ns(e.ts_ns));
+  w.lit(R"(","mono_ns":)");
+  w.num(e.ts_ns);
+  w.lit(R"(,"sk":")");
+  w.hex(e.skaddr);
+  w.lit(R"(","cookie":)");
+  w.num(e.cookie);
+  w.lit(R"(,"pid":)");
+  w.num(e.pid);
+  w.lit(R"(,"comm":)");
+  w.comm(e.comm_view());
+  w.lit(R"(,"owner":")");
+  w.str(owner_name(e.owner));
+  w.lit(R"(",)");
+  endpoint_fields(w, e);
+  w.lit(R"(,"old":")");
+  w.str(state_name(e.oldstate));
+  w.lit(R"(","new":")");
+  w.str(state_name(e.newstate));
+  w.lit(R"(","prev_ns":)");
   if (e.prev_ns) {
-    put_num(out, *e.prev_ns);
+    w.num(*e.prev_ns);
   } else {
-    lit(out, "null");
+    w.lit("null");
   }
-  out += e.rescued ? ",\"rescued\":true}\n" : "}\n";
+  if (e.rescued) w.lit(R"(,"rescued":true)");
+  w.lit("}\n");
+  w.append_to(out);
 }
 
 std::string summary_json(const RunCounters& c) {

@@ -57,7 +57,8 @@ class JsonFormatter {
  private:
   // RFC 3339 UTC with nanoseconds; the date and time of day are cached per
   // second (events arrive in order, so almost every call hits the cache).
-  void append_time(std::string& out, int64_t realtime_ns) const;
+  // Writes it at p (30 bytes) and returns the end.
+  char* append_time(char* p, int64_t realtime_ns) const;
 
   WallClock clock_;
   mutable int64_t cached_secs_ = INT64_MIN;

@@ -248,6 +248,21 @@ TEST(JsonFormatter, HostileCommStillValidJson) {
   EXPECT_EQ(j["comm"], "a\"b\\c\n\x01\xc3\xbf");
 }
 
+// The record writer escapes a comm itself: byte for byte what
+// append_json_string() writes, for every byte value, at the longest comm
+// (15 bytes and its NUL), whatever the neighbours.
+TEST(JsonFormatter, CommEscapedAsTheReferenceForEveryByte) {
+  for (int c = 1; c < 0x100; ++c) {
+    Event e = sample_v6();
+    std::string comm(15, static_cast<char>(c));
+    set_comm(e, comm.c_str());
+    auto [raw, j] = to_json(e, 0);
+    std::string want = R"("comm":)";
+    append_json_string(want, comm);
+    EXPECT_NE(raw.find(want + ","), std::string::npos) << "byte " << c << ": " << raw;
+  }
+}
+
 TEST(JsonFormatter, AppendsWithoutClobbering) {
   std::string out;
   JsonFormatter f(WallClock(0));
