@@ -70,6 +70,7 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     }
     ctx.seeded = true;
   };
+  size_t last_dump_size = 0;  // sizes the next records-mode dump
   // Sockets created before tcpfsm come from sock_diag; owner filters can't
   // be applied to a dump (it names no process), so they start from zero.
   auto reconcile = [&]() -> Status {
@@ -87,20 +88,24 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
       note(*r);
       return Ok{};
     }
-    uint64_t start = monotonic_ns();
-    table.begin_dump(start);
-    auto dump = dump_namespaces(opts.filter.netns);
-    if (!dump) {
-      spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", dump.error().message);
-      return Ok{};
+    {
+      uint64_t start = monotonic_ns();
+      table.begin_dump(start);
+      DumpRequest req;
+      req.expected_sockets = last_dump_size;
+      auto dump = dump_namespaces(opts.filter.netns, req);
+      if (!dump) {
+        spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", dump.error().message);
+        return Ok{};
+      }
+      if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
+      auto& socks = dump->sockets;
+      last_dump_size = socks.size();
+      std::erase_if(socks, [&](const SocketRecord& r) { return !opts.filter.matches(r); });  // as the kernel filters
+      if (auto s = drain(); !s) return s;
+      note(table.reconcile(socks, dump->namespaces, start));
     }
-    if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
-    std::vector<SocketRecord> kept;
-    for (const auto& r : dump->sockets) {
-      if (opts.filter.matches(r)) kept.push_back(r);  // as the kernel filters events
-    }
-    if (auto s = drain(); !s) return s;
-    note(table.reconcile(kept, dump->namespaces, start));
+    malloc_trim(0);  // the dump is gone: give it back
     return Ok{};
   };
   if (auto s = reconcile(); !s) return s.error();
