@@ -256,8 +256,10 @@ END {
   while ((getline line < busyf) > 0) { split(line, f, " "); brate[f[1]] = brate[f[1]] " " f[2] }
   base = median(rate["none"])
   bbase = median(brate["none"])
-  printf "| mode | connections/s (median, min-max) | vs no tracer | CPUs kept busy: conn/s, vs no tracer | delivered / expected transitions | lost (ringbuf, recursion) | tracer CPU s per M events | system CPU at %s/s | BPF ns per run | peak RSS |\n", fixed_rate
-  printf "|---|---|---|---|---|---|---|---|---|---|\n"
+  fbase = ("floor" in rate) ? median(rate["floor"]) : 0
+  fbbase = ("floor" in brate) ? median(brate["floor"]) : 0
+  printf "| mode | connections/s (median, min-max) | vs no tracer | CPUs kept busy: conn/s, vs no tracer | vs floor (closed loop, busy) | delivered / expected transitions | lost (ringbuf, recursion) | tracer CPU s per M events | system CPU at %s/s | BPF ns per run | peak RSS |\n", fixed_rate
+  printf "|---|---|---|---|---|---|---|---|---|---|---|\n"
   n = split(modes, ms, " ")
   for (k = 1; k <= n; k++) {
     m = ms[k]
@@ -272,7 +274,8 @@ END {
     mem = (rss[m] != "") ? sprintf("%.1f MiB", median(rss[m]) / 1024) : "-"
     br = median(brate[m])
     busy = (bbase > 0 && brate[m] != "") ? sprintf("%.0f, %.1f%%", br, 100 * br / bbase) : "-"
-    printf "| %s | %.0f (%s) | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, r, minmax(rate[m]), ratio, busy, d, lost, c, s, b, mem
+    vf = (fbase > 0 && fbbase > 0 && m != "none" && m != "floor") ? sprintf("%.1f%%, %.1f%%", 100 * r / fbase, 100 * br / fbbase) : "-"
+    printf "| %s | %.0f (%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m, r, minmax(rate[m]), ratio, busy, vf, d, lost, c, s, b, mem
   }
   printf "\nBPF ns per run under the load (pass 3): rescue program (runs on every hit, acts on the skipped ones)"
   for (k = 1; k <= n; k++) if (ms[k] in rbpf && rbpf[ms[k]] != "-") printf " %s %s,", ms[k], rbpf[ms[k]]
