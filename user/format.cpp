@@ -54,39 +54,46 @@ void append_rfc3339(std::string& out, int64_t realtime_ns) {
                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, nanos);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  // Most strings (a comm) need no escaping: copy them whole.
-  bool plain = true;
+namespace {
+
+// s, quoted and escaped for JSON, written at p, which has room for 6 bytes
+// per byte of s and 2 more; returns the end. Bytes outside printable ASCII
+// become \u00XX, so the output is ASCII whatever s holds.
+char* write_json_string(char* p, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *p++ = '"';
   for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      plain = false;
-      break;
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      *p++ = ch;
+      continue;
     }
-  }
-  if (plain) {
-    out.append(s);
-    out.push_back('"');
-    return;
-  }
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
+    *p++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\t': *p++ = 't'; break;
+      case '\r': *p++ = 'r'; break;
       default:
-        if (c < 0x20 || c >= 0x7f) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-        } else {
-          out.push_back(ch);
-        }
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 15];
     }
   }
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  const size_t old = out.size();
+  out.resize(old + 6 * s.size() + 2);
+  char* end = write_json_string(out.data() + old, s);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string TextFormatter::header() const {
@@ -169,33 +176,8 @@ class RecordWriter {
       p_ += std::strlen(p_);
     }
   }
-  // A quoted JSON string of at most 16 bytes (a comm), escaped as
-  // append_json_string() does.
-  void comm(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    s = s.substr(0, 16);
-    *p_++ = '"';
-    for (char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-        *p_++ = ch;
-        continue;
-      }
-      *p_++ = '\\';
-      switch (c) {
-        case '"': *p_++ = '"'; break;
-        case '\\': *p_++ = '\\'; break;
-        case '\n': *p_++ = 'n'; break;
-        case '\t': *p_++ = 't'; break;
-        case '\r': *p_++ = 'r'; break;
-        default:
-          lit("u00");
-          *p_++ = kHex[c >> 4];
-          *p_++ = kHex[c & 15];
-      }
-    }
-    *p_++ = '"';
-  }
+  // A comm (at most 16 bytes), quoted and escaped.
+  void comm(std::string_view s) { p_ = write_json_string(p_, s.substr(0, 16)); }
   char*& cursor() { return p_; }
   void append_to(std::string& out) const { out.append(buf_, static_cast<size_t>(p_ - buf_)); }
 

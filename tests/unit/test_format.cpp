@@ -248,9 +248,8 @@ TEST(JsonFormatter, HostileCommStillValidJson) {
   EXPECT_EQ(j["comm"], "a\"b\\c\n\x01\xc3\xbf");
 }
 
-// The record writer escapes a comm itself: byte for byte what
-// append_json_string() writes, for every byte value, at the longest comm
-// (15 bytes and its NUL), whatever the neighbours.
+// The comm field of a record is what append_json_string() writes, for
+// every byte value, at the longest comm (15 bytes and its NUL).
 TEST(JsonFormatter, CommEscapedAsTheReferenceForEveryByte) {
   for (int c = 1; c < 0x100; ++c) {
     Event e = sample_v6();
