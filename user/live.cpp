@@ -70,7 +70,6 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     }
     ctx.seeded = true;
   };
-  size_t last_dump_size = 0;  // sizes the next records-mode dump
   // Sockets created before tcpfsm come from sock_diag; owner filters can't
   // be applied to a dump (it names no process), so they start from zero.
   auto reconcile = [&]() -> Status {
@@ -91,19 +90,13 @@ Status run_live(const LiveOptions& opts, const LiveHook& on_start, const LiveHoo
     {
       uint64_t start = monotonic_ns();
       table.begin_dump(start);
-      DumpRequest req;
-      req.expected_sockets = last_dump_size;
-      auto dump = dump_namespaces(opts.filter.netns, req);
+      auto dump = (*tracer)->dump_filtered(false);
       if (!dump) {
         spdlog::warn("sock_diag dump failed, counts are not reconciled: {}", dump.error().message);
         return Ok{};
       }
-      if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
-      auto& socks = dump->sockets;
-      last_dump_size = socks.size();
-      std::erase_if(socks, [&](const SocketRecord& r) { return !opts.filter.matches(r); });  // as the kernel filters
       if (auto s = drain(); !s) return s;
-      note(table.reconcile(socks, dump->namespaces, start));
+      note(table.reconcile(dump->sockets, dump->namespaces, start));
     }
     malloc_trim(0);  // the dump is gone: give it back
     return Ok{};

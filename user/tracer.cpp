@@ -309,23 +309,27 @@ Status Tracer::timewait_keys(std::vector<uint64_t>& keys) const {
   return Ok{};
 }
 
+Result<NamespaceDump> Tracer::dump_filtered(bool storage) {
+  DumpRequest req;
+  if (storage) req.storage_map_fd = sk_storage_map_fd();
+  req.expected_sockets = impl_->last_dump_size;
+  auto dump = dump_namespaces(impl_->filter.netns, req);
+  if (!dump) return dump.error();
+  if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
+  impl_->last_dump_size = dump->sockets.size();
+  std::erase_if(dump->sockets, [&](const SocketRecord& r) { return !impl_->filter.matches(r); });
+  return dump;
+}
+
 Result<ReconcileResult> Tracer::reconcile(KernelTable& table) {
   auto at_start = aggregates();
   if (!at_start) return at_start.error();
   std::vector<uint64_t> tracked;
   if (auto st = timewait_keys(tracked); !st) return st.error();
   const uint64_t start = monotonic_ns();
-  DumpRequest req;
-  req.storage_map_fd = sk_storage_map_fd();
-  req.expected_sockets = impl_->last_dump_size;
-  auto dump = dump_namespaces(impl_->filter.netns, req);
+  auto dump = dump_filtered(true);
   if (!dump) return dump.error();
-  if (dump->unreachable) spdlog::debug("{} network namespaces could not be entered", dump->unreachable);
   auto& socks = dump->sockets;
-  impl_->last_dump_size = socks.size();
-  socks.erase(std::remove_if(socks.begin(), socks.end(),
-                             [&](const SocketRecord& r) { return !impl_->filter.matches(r); }),  // as the kernel filters
-              socks.end());
   // A timewait socket the kernel tracked before or after the dump is its own.
   if (auto st = timewait_keys(tracked); !st) return st.error();
   std::sort(tracked.begin(), tracked.end());

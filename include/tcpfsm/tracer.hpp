@@ -14,6 +14,7 @@
 #include "tcpfsm/format.hpp"
 #include "tcpfsm/kernel_table.hpp"
 #include "tcpfsm/result.hpp"
+#include "tcpfsm/sock_diag.hpp"
 
 namespace tcpfsm {
 
@@ -79,6 +80,11 @@ class Tracer {
   // Aggregate mode: the keys of the timewait sockets the kernel tracks,
   // appended to `keys` (8 bytes each: there can be hundreds of thousands).
   Status timewait_keys(std::vector<uint64_t>& keys) const;
+
+  // A sock_diag dump of the namespaces the filter selects, kept to the
+  // sockets the kernel-side filters let through (as events are), sized from
+  // the previous dump. With `storage`, each socket carries its BPF storage.
+  Result<NamespaceDump> dump_filtered(bool storage);
 
   // Aggregate mode: a sock_diag dump of the filtered namespaces measures
   // again the sockets the kernel does not count (KernelTable::reconcile),
