@@ -20,8 +20,9 @@
 // Output: one JSON object on stdout (one line) and a one-line summary on
 // stderr. Exit 0 on success, 1 on a runtime failure (cannot listen, ...),
 // 2 on bad flags.
-
-#include <nlohmann/json.hpp>
+// Over 400 lines: a self-contained program (flags, server, clients, drain,
+// report) that links nothing of tcpfsm, so the load is the same whatever
+// tcpfsm version it measures.
 
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
@@ -47,6 +48,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -309,6 +311,28 @@ struct ClientShared {
   int64_t deadline_ns = 0;  // written before `go`; INT64_MAX = no time limit
 };
 
+// One connection on `fd`: connect, then read until the server's FIN.
+inline void connect_and_wait(int fd, const sockaddr_in& dst, ClientStats& st) {
+  char buf[64];
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0) {
+    ++st.connect_errno[errno_slot(errno)];
+    return;
+  }
+  for (;;) {
+    const ssize_t r = recv(fd, buf, sizeof buf, 0);
+    if (r == 0) {
+      ++st.completed;
+      return;
+    }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      ++st.recv_errors;
+      return;
+    }
+    // r > 0: the server never sends data; keep reading until its FIN.
+  }
+}
+
 void client_loop(const ClientShared& sh, unsigned id, ClientStats& out) {
   ClientStats st;
   const Options& opt = *sh.opt;
@@ -329,7 +353,6 @@ void client_loop(const ClientShared& sh, unsigned id, ClientStats& out) {
   const double interval_ns = open_loop ? static_cast<double>(kNsPerSec) * opt.threads / *opt.rate : 0.0;
   double next_ns = static_cast<double>(sh.start_ns) + interval_ns * id / opt.threads;
 
-  char buf[64];
   while (st.attempts < quota && !g_interrupted.load(std::memory_order_relaxed)) {
     int64_t now = now_ns();
     if (open_loop) {
@@ -365,26 +388,8 @@ void client_loop(const ClientShared& sh, unsigned id, ClientStats& out) {
     }
     if (opt.linger0) (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 
-    const sockaddr_in& dst = sh.destinations[dest];
+    connect_and_wait(fd, sh.destinations[dest], st);
     if (++dest == ndest) dest = 0;
-
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0) {
-      ++st.connect_errno[errno_slot(errno)];
-    } else {
-      for (;;) {
-        const ssize_t r = recv(fd, buf, sizeof buf, 0);
-        if (r == 0) {
-          ++st.completed;
-          break;
-        }
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          ++st.recv_errors;
-          break;
-        }
-        // r > 0: the server never sends data; keep reading until its FIN.
-      }
-    }
     close(fd);
     st.last_end_ns = now_ns();
   }
@@ -411,8 +416,15 @@ void client_loop(const ClientShared& sh, unsigned id, ClientStats& out) {
 // fails.
 std::optional<uint64_t> count_unsettled(uint16_t port, std::vector<char>& buf) {
   enum : unsigned {  // kernel TCP state numbers
-    kEstablished = 1, kSynSent = 2, kSynRecv = 3, kFinWait1 = 4, kFinWait2 = 5,
-    kCloseWait = 8, kLastAck = 9, kClosing = 11, kNewSynRecv = 12,
+    kEstablished = 1,
+    kSynSent = 2,
+    kSynRecv = 3,
+    kFinWait1 = 4,
+    kFinWait2 = 5,
+    kCloseWait = 8,
+    kLastAck = 9,
+    kClosing = 11,
+    kNewSynRecv = 12,
   };
   constexpr uint8_t kTimewaitTimer = 3;  // inet_diag_msg.idiag_timer of a timewait socket
   const int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -427,8 +439,8 @@ std::optional<uint64_t> count_unsettled(uint16_t port, std::vector<char>& buf) {
   msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   msg.req.sdiag_family = AF_INET;
   msg.req.sdiag_protocol = IPPROTO_TCP;
-  for (unsigned st : {kEstablished, kSynSent, kSynRecv, kFinWait1, kFinWait2, kCloseWait, kLastAck, kClosing,
-                      kNewSynRecv}) {
+  for (unsigned st :
+       {kEstablished, kSynSent, kSynRecv, kFinWait1, kFinWait2, kCloseWait, kLastAck, kClosing, kNewSynRecv}) {
     msg.req.idiag_states |= 1u << st;
   }
   sockaddr_nl kernel{};
@@ -543,23 +555,8 @@ void write_ready_file(const std::string& path) {
   }
 }
 
-int run(const Options& opt) {
-  install_signals();
-  raise_nofile_limit();
-
-  const int lfd = make_listener(opt.port);
-
-  std::vector<ServerStats> server_stats(opt.server_threads);
-  std::vector<std::thread> servers;
-  servers.reserve(opt.server_threads);
-  for (unsigned i = 0; i < opt.server_threads; ++i) {
-    servers.emplace_back(server_loop, lfd, std::ref(server_stats[i]));
-  }
-
-  if (!opt.ready_file.empty()) write_ready_file(opt.ready_file);
-  if (opt.start_delay_s > 0) sleep_until(now_ns() + static_cast<int64_t>(opt.start_delay_s * 1e9));
-
-  ClientShared sh;
+// Where each client thread connects and how many connections it makes.
+void prepare(ClientShared& sh, const Options& opt) {
   sh.opt = &opt;
   sh.destinations.resize(opt.addresses);
   for (unsigned k = 0; k < opt.addresses; ++k) {
@@ -575,80 +572,65 @@ int run(const Options& opt) {
     const uint64_t rem = *opt.connections % opt.threads;
     for (unsigned i = 0; i < opt.threads; ++i) sh.quota[i] = base + (i < rem ? 1 : 0);
   }
+}
 
-  std::vector<ClientStats> client_stats(opt.threads);
-  std::vector<std::thread> clients;
-  clients.reserve(opt.threads);
-  for (unsigned i = 0; i < opt.threads; ++i) {
-    clients.emplace_back(client_loop, std::cref(sh), i, std::ref(client_stats[i]));
-  }
-
-  // Release all clients at once; with only --connections there is no time limit.
-  sh.start_ns = now_ns();
-  const bool time_limited = opt.duration_set || !opt.connections;
-  sh.deadline_ns = time_limited ? sh.start_ns + static_cast<int64_t>(opt.duration_s * 1e9)
-                                : std::numeric_limits<int64_t>::max();
-  sh.go.store(true, std::memory_order_release);
-  sh.go.notify_all();
-
-  for (auto& t : clients) t.join();
-  const DrainResult drained = drain(opt.port);
-
-  // Every completed client has seen its FIN, so the server has nothing left
-  // to accept. shutdown() moves the listener to CLOSE and wakes accept().
-  g_server_stop.store(true, std::memory_order_release);
-  shutdown(lfd, SHUT_RDWR);
-  for (auto& t : servers) t.join();
-  close(lfd);
-
-  // Sum.
-  uint64_t attempts = 0, completed = 0, recv_errors = 0, late = 0;
+// What every thread did, summed.
+struct Totals {
+  uint64_t attempts = 0, completed = 0, recv_errors = 0, late = 0, accepted = 0, accept_errors = 0;
   std::array<uint64_t, kErrnoSlots> connect_errno{}, socket_errno{};
+  uint64_t connect_error_total = 0, socket_error_total = 0;
+  double duration = 0, rate = 0;
+};
+
+Totals sum(const std::vector<ClientStats>& clients, const std::vector<ServerStats>& servers) {
+  Totals t;
   int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
-  for (const auto& s : client_stats) {
-    attempts += s.attempts;
-    completed += s.completed;
-    recv_errors += s.recv_errors;
-    late += s.late;
+  for (const auto& s : clients) {
+    t.attempts += s.attempts;
+    t.completed += s.completed;
+    t.recv_errors += s.recv_errors;
+    t.late += s.late;
     for (int e = 0; e < kErrnoSlots; ++e) {
-      connect_errno[e] += s.connect_errno[e];
-      socket_errno[e] += s.socket_errno[e];
+      t.connect_errno[e] += s.connect_errno[e];
+      t.socket_errno[e] += s.socket_errno[e];
+      t.connect_error_total += s.connect_errno[e];
+      t.socket_error_total += s.socket_errno[e];
     }
     if (s.attempts > 0) {
       first = std::min(first, s.first_start_ns);
       last = std::max(last, s.last_end_ns);
     }
   }
-  uint64_t accepted = 0, accept_errors = 0;
-  for (const auto& s : server_stats) {
-    accepted += s.accepted;
-    accept_errors += s.errors;
+  for (const auto& s : servers) {
+    t.accepted += s.accepted;
+    t.accept_errors += s.errors;
   }
-  const double duration = attempts > 0 ? static_cast<double>(last - first) / 1e9 : 0.0;
-  const double rate = duration > 0 ? static_cast<double>(completed) / duration : 0.0;
+  t.duration = t.attempts > 0 ? static_cast<double>(last - first) / 1e9 : 0.0;
+  t.rate = t.duration > 0 ? static_cast<double>(t.completed) / t.duration : 0.0;
+  return t;
+}
 
+// The JSON line bench.sh reads.
+nlohmann::ordered_json report_json(const Options& opt, const Totals& t, const DrainResult& drained) {
   nlohmann::ordered_json connect_errors = nlohmann::ordered_json::object();
   nlohmann::ordered_json socket_errors = nlohmann::ordered_json::object();
-  uint64_t connect_error_total = 0, socket_error_total = 0;
   for (int e = 0; e < kErrnoSlots; ++e) {
-    if (connect_errno[e] != 0) connect_errors[errno_name(e)] = connect_errno[e];
-    if (socket_errno[e] != 0) socket_errors[errno_name(e)] = socket_errno[e];
-    connect_error_total += connect_errno[e];
-    socket_error_total += socket_errno[e];
+    if (t.connect_errno[e] != 0) connect_errors[errno_name(e)] = t.connect_errno[e];
+    if (t.socket_errno[e] != 0) socket_errors[errno_name(e)] = t.socket_errno[e];
   }
-  const uint64_t error_total = connect_error_total + socket_error_total + recv_errors;
-
+  const uint64_t error_total = t.connect_error_total + t.socket_error_total + t.recv_errors;
   nlohmann::ordered_json j;
   j["mode"] = opt.mode == Mode::Open ? "open" : "closed";
   j["threads"] = opt.threads;
   j["server_threads"] = opt.server_threads;
-  j["duration_s"] = duration;
-  j["connections"] = completed;
-  j["attempts"] = attempts;
-  j["accepted"] = accepted;
-  j["rate"] = rate;
-  j["errors"] = {{"connect", connect_errors}, {"recv", recv_errors}, {"socket", socket_errors}, {"accept", accept_errors}};
-  j["late"] = late;
+  j["duration_s"] = t.duration;
+  j["connections"] = t.completed;
+  j["attempts"] = t.attempts;
+  j["accepted"] = t.accepted;
+  j["rate"] = t.rate;
+  j["errors"] = {
+      {"connect", connect_errors}, {"recv", t.recv_errors}, {"socket", socket_errors}, {"accept", t.accept_errors}};
+  j["late"] = t.late;
   j["target_rate"] = opt.rate ? nlohmann::ordered_json(*opt.rate) : nlohmann::ordered_json(nullptr);
   j["linger0"] = opt.linger0;
   j["addresses"] = opt.addresses;
@@ -670,7 +652,7 @@ int run(const Options& opt) {
   // (a failed connect typically CLOSE>SYN_SENT>CLOSE) and a recv error leaves
   // the connection's path unknown, so any error also makes it null.
   if (!opt.linger0 && error_total == 0) {
-    j["transitions_expected"] = 10 * completed;
+    j["transitions_expected"] = 10 * t.completed;
   } else {
     j["transitions_expected"] = nullptr;
   }
@@ -679,23 +661,72 @@ int run(const Options& opt) {
   j["unsettled"] = drained.unsettled ? nlohmann::ordered_json(*drained.unsettled) : nlohmann::ordered_json(nullptr);
   j["drain_s"] = drained.seconds;
   if (g_interrupted.load()) j["interrupted"] = true;
+  return j;
+}
 
-  const std::string line = j.dump() + "\n";
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-
+void report_text(const Options& opt, const Totals& t, const DrainResult& drained) {
   std::fprintf(stderr,
                "%s: %s loop, %u client threads: %llu connections in %.3f s = %.0f conn/s%s; "
                "errors: connect %llu, socket %llu, recv %llu, accept %llu; late %llu; accepted %llu; "
                "unsettled %s after %.3f s%s\n",
                kProg, opt.mode == Mode::Open ? "open" : "closed", opt.threads,
-               static_cast<unsigned long long>(completed), duration, rate,
+               static_cast<unsigned long long>(t.completed), t.duration, t.rate,
                opt.rate ? (" (target " + std::to_string(static_cast<long long>(*opt.rate)) + "/s)").c_str() : "",
-               static_cast<unsigned long long>(connect_error_total), static_cast<unsigned long long>(socket_error_total),
-               static_cast<unsigned long long>(recv_errors), static_cast<unsigned long long>(accept_errors),
-               static_cast<unsigned long long>(late), static_cast<unsigned long long>(accepted),
+               static_cast<unsigned long long>(t.connect_error_total),
+               static_cast<unsigned long long>(t.socket_error_total), static_cast<unsigned long long>(t.recv_errors),
+               static_cast<unsigned long long>(t.accept_errors), static_cast<unsigned long long>(t.late),
+               static_cast<unsigned long long>(t.accepted),
                drained.unsettled ? std::to_string(*drained.unsettled).c_str() : "unknown", drained.seconds,
                g_interrupted.load() ? " (interrupted)" : "");
+}
+
+int run(const Options& opt) {
+  install_signals();
+  raise_nofile_limit();
+
+  const int lfd = make_listener(opt.port);
+  std::vector<ServerStats> server_stats(opt.server_threads);
+  std::vector<std::thread> servers;
+  servers.reserve(opt.server_threads);
+  for (unsigned i = 0; i < opt.server_threads; ++i) {
+    servers.emplace_back(server_loop, lfd, std::ref(server_stats[i]));
+  }
+
+  if (!opt.ready_file.empty()) write_ready_file(opt.ready_file);
+  if (opt.start_delay_s > 0) sleep_until(now_ns() + static_cast<int64_t>(opt.start_delay_s * 1e9));
+
+  ClientShared sh;
+  prepare(sh, opt);
+  std::vector<ClientStats> client_stats(opt.threads);
+  std::vector<std::thread> clients;
+  clients.reserve(opt.threads);
+  for (unsigned i = 0; i < opt.threads; ++i) {
+    clients.emplace_back(client_loop, std::cref(sh), i, std::ref(client_stats[i]));
+  }
+
+  // Release all clients at once; with only --connections there is no time limit.
+  sh.start_ns = now_ns();
+  const bool time_limited = opt.duration_set || !opt.connections;
+  sh.deadline_ns =
+      time_limited ? sh.start_ns + static_cast<int64_t>(opt.duration_s * 1e9) : std::numeric_limits<int64_t>::max();
+  sh.go.store(true, std::memory_order_release);
+  sh.go.notify_all();
+
+  for (auto& t : clients) t.join();
+  const DrainResult drained = drain(opt.port);
+
+  // Every completed client has seen its FIN, so the server has nothing left
+  // to accept. shutdown() moves the listener to CLOSE and wakes accept().
+  g_server_stop.store(true, std::memory_order_release);
+  shutdown(lfd, SHUT_RDWR);
+  for (auto& t : servers) t.join();
+  close(lfd);
+
+  const Totals totals = sum(client_stats, server_stats);
+  const std::string line = report_json(opt, totals, drained).dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+  report_text(opt, totals, drained);
   return 0;
 }
 

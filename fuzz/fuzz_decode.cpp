@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "tcpfsm/event.hpp"
+#include "model/event.hpp"
 
 namespace {
 

@@ -23,8 +23,8 @@
 #include <string_view>
 #include <thread>
 
-#include "tcpfsm/exporter.hpp"
-#include "tcpfsm/metrics.hpp"
+#include "views/exporter.hpp"
+#include "views/metrics.hpp"
 
 namespace {
 

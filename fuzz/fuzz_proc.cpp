@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "tcpfsm/doctor.hpp"
-#include "tcpfsm/proc_owners.hpp"
+#include "collect/proc_owners.hpp"
+#include "diagnose/doctor.hpp"
 
 namespace {
 
@@ -34,10 +34,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(copy.get(), n);
 
   switch (which) {
-    case 0: (void)parse_socket_link(text); break;
-    case 1: (void)parse_stat_start_time(text); break;
-    case 2: (void)parse_status_uid(text); break;
-    case 3: (void)parse_cgroup_path(text); break;
+    case 0:
+      (void)parse_socket_link(text);
+      break;
+    case 1:
+      (void)parse_stat_start_time(text);
+      break;
+    case 2:
+      (void)parse_status_uid(text);
+      break;
+    case 3:
+      (void)parse_cgroup_path(text);
+      break;
     case 4:
       if (!is_container_id(container_id_of(text))) std::abort();
       break;
@@ -51,8 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (c.find('\0') != std::string::npos) std::abort();
       break;
     }
-    case 7: (void)parse_proc_netstat(text); break;
-    case 8: (void)parse_sockstat(text); break;
+    case 7:
+      (void)parse_proc_netstat(text);
+      break;
+    case 8:
+      (void)parse_sockstat(text);
+      break;
   }
   return 0;
 }

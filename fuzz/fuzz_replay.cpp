@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "tcpfsm/replay.hpp"
+#include "collect/capture_reader.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "tcpfsm/sock_diag.hpp"
+#include "collect/sock_diag.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tcpfsm;

@@ -10,7 +10,7 @@ TCPFSM_PACKAGES=(
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
-  iproute2 prometheus libbpf-tools
+  iproute2 prometheus libbpf-tools clang-format
 )
 
 die() {

@@ -1,27 +1,16 @@
 // tcpfsm: parse flags, run one command, turn an Error into one line and an
 // exit status (2 usage, 1 runtime).
 #include <malloc.h>
-#include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 
-#include "tcpfsm/commands.hpp"
-#include "tcpfsm/tracer.hpp"
+#include "commands/commands.hpp"
+#include "commands/run_control.hpp"
+#include "kernel/preflight.hpp"
 
 namespace {
-
-void on_signal(int) { tcpfsm::request_stop(); }
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;  // no SA_RESTART: a blocked poll returns at once
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a closed pipe ends the run through EPIPE
-}
 
 void setup_logging(bool verbose) {
   auto logger = spdlog::stderr_logger_st("tcpfsm");
@@ -31,6 +20,29 @@ void setup_logging(bool verbose) {
   tcpfsm::route_libbpf_logs();
 }
 
+tcpfsm::Result<int> run(const tcpfsm::CommandLine& cl) {
+  using tcpfsm::Command;
+  tcpfsm::Status status = tcpfsm::Ok{};
+  switch (cl.command) {
+    case Command::Trace:
+      status = tcpfsm::run_trace(cl.trace);
+      break;
+    case Command::Stats:
+      status = tcpfsm::run_stats(cl.stats);
+      break;
+    case Command::Leaks:
+      status = tcpfsm::run_leaks(cl.leaks);
+      break;
+    case Command::Serve:
+      status = tcpfsm::run_serve(cl.serve);
+      break;
+    case Command::Doctor:
+      return tcpfsm::run_doctor(cl.doctor);
+  }
+  if (!status) return status.error();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,33 +50,19 @@ int main(int argc, char** argv) {
   // threads: with glibc's default of 8 arenas per core each would keep its
   // own freed dump buffers. Two arenas keep the resident set flat.
   mallopt(M_ARENA_MAX, 2);
-  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = tcpfsm::parse_command_line(args);
   if (!parsed) {
     std::fprintf(stderr, "tcpfsm: %s\n", parsed.error().message.c_str());
     return parsed.error().exit_status();
   }
   if (!parsed->command) return parsed->exit_status;
-  const auto& cl = *parsed->command;
-  setup_logging(cl.verbose);
-  install_signals();
-
-  tcpfsm::Status status = tcpfsm::Ok{};
-  switch (cl.command) {
-    case tcpfsm::Command::Trace: status = tcpfsm::run_trace(cl.trace); break;
-    case tcpfsm::Command::Stats: status = tcpfsm::run_stats(cl.stats); break;
-    case tcpfsm::Command::Leaks: status = tcpfsm::run_leaks(cl.leaks); break;
-    case tcpfsm::Command::Serve: status = tcpfsm::run_serve(cl.serve); break;
-    case tcpfsm::Command::Doctor: {
-      auto rc = tcpfsm::run_doctor(cl.doctor);
-      if (rc) return rc.value();
-      status = rc.error();
-      break;
-    }
+  setup_logging(parsed->command->verbose);
+  tcpfsm::install_signal_handlers();
+  auto rc = run(*parsed->command);
+  if (!rc) {
+    std::fprintf(stderr, "tcpfsm: %s\n", rc.error().message.c_str());
+    return rc.error().exit_status();
   }
-  if (!status) {
-    std::fprintf(stderr, "tcpfsm: %s\n", status.error().message.c_str());
-    return status.error().exit_status();
-  }
-  return 0;
+  return rc.value();
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The one definition of what crosses the BPF ring buffer, shared by
- * bpf/tcpfsm.bpf.c and the C++ consumer. Plain fixed-width types only; both
+ * The kernel/userspace contract: what crosses the BPF ring buffer and what
+ * the BPF maps hold, shared by bpf/ (tcpfsm.bpf.c and its headers) and the
+ * C++ side, with the constants both use. Plain fixed-width types only; both
  * sides static_assert the layout below, so a change here that the other side
  * did not see fails to compile instead of corrupting records.
  */
@@ -38,13 +39,15 @@ enum tcpfsm_event_kind {
 	 * full socket it replaced, newstate its substate, oldstate 0. No
 	 * tracepoint reports a timewait socket's end; its timer does. */
 	TCPFSM_EV_TW_START = 2, /* timer:timer_start: scheduled (again, after a cancel) */
-	TCPFSM_EV_TW_CANCEL = 3, /* timer:timer_cancel: before an expiry, a reschedule or an early kill */
+	/* timer:timer_cancel: before an expiry, a reschedule or an early kill */
+	TCPFSM_EV_TW_CANCEL = 3,
 	TCPFSM_EV_TW_EXPIRE = 4, /* timer:timer_expire_entry: the timer fired */
 	/* An orphaned FIN_WAIT2 timewait socket got its FIN and is now in
 	 * TIME_WAIT. The kernel re-arms the timer silently when the new
 	 * expiry falls in the same timer wheel bucket, so a periodic sweep
 	 * (tw_substate_sweep) reports it; ts is the sweep's time. */
 	TCPFSM_EV_TW_SUBSTATE = 5,
+	TCPFSM_EV_KIND_MAX = 6, /* one past the last kind */
 };
 
 /* Where the pid/comm of an event came from (bits 0-1 of flags). */
@@ -60,6 +63,7 @@ enum tcpfsm_owner {
 	/* Inherited from the listening socket this one was cloned from: the
 	 * process that called listen(), normally the one that accepts. */
 	TCPFSM_OWNER_LISTENER = 3,
+	TCPFSM_OWNER_MAX = 4, /* one past the last owner source */
 };
 
 #define TCPFSM_F_OWNER_MASK 0x03
@@ -97,6 +101,16 @@ struct tcpfsm_cpu_counters {
 };
 
 #define TCPFSM_EVENT_SIZE 104
+
+/* The ring buffer's size unless the user sets --ringbuf-size: a power of
+ * two, about 80k records. */
+#define TCPFSM_DEFAULT_RINGBUF_BYTES (8u << 20)
+
+/* A timewait socket's timer that is cancelled and then neither started
+ * again nor expired within this long was killed early (tw reuse, RST, netns
+ * teardown). The follow-up of a reschedule or an expiry runs at once, on the
+ * same CPU, so the kernel's counting and StateTable use the same grace. */
+#define TCPFSM_TW_KILL_GRACE_NS 10000000ULL
 
 /* The BPF socket storage kept for every traced socket (map sk_infos). It is
  * also read back through sock_diag (INET_DIAG_REQ_SK_BPF_STORAGES), which is
@@ -159,7 +173,8 @@ struct tcpfsm_agg {
 /* Lifetime histograms, log-linear like the userspace LifetimeHistogram
  * (16 sub-buckets per power of two): bucket of ns < 16 is ns, otherwise
  * (msb - 3) * 16 + the 4 bits below the msb. */
-#define TCPFSM_HIST_BUCKETS 976
+#define TCPFSM_HIST_SUB_BITS 4
+#define TCPFSM_HIST_BUCKETS ((64 - TCPFSM_HIST_SUB_BITS + 1) << TCPFSM_HIST_SUB_BITS) /* 976 */
 enum tcpfsm_hist_id {
 	/* 0 .. TCPFSM_STATE_MAX - 1: time spent in that state (TIME_WAIT: in
 	 * the TIME_WAIT substate of a timewait socket) */

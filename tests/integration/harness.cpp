@@ -1,20 +1,21 @@
+// The integration tests' shared helpers: loopback sockets, namespaces, children, the tracer, the binary.
 #include "harness.hpp"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-
-#include <cstring>
 #include <sys/wait.h>
 
+#include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <grp.h>
 #include <sstream>
 #include <thread>
 
-#include "tcpfsm/tcp_state.hpp"
+#include "model/tcp_state.hpp"
 
 namespace tcpfsm::test {
 
@@ -135,7 +136,8 @@ std::map<uint64_t, std::vector<Event>> by_socket(const std::vector<Event>& event
 
 std::vector<std::string> transitions(const std::vector<Event>& events) {
   std::vector<std::string> out;
-  for (const auto& e : events) out.push_back(std::string(state_name(e.oldstate)) + ">" + std::string(state_name(e.newstate)));
+  for (const auto& e : events)
+    out.push_back(std::string(state_name(e.oldstate)) + ">" + std::string(state_name(e.newstate)));
   return out;
 }
 
@@ -185,20 +187,40 @@ int wait_child(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+
+// A copy of build/tcpfsm that `uid` can execute wherever the clone is (a
+// checkout under a 0700 directory, as mktemp -d makes, is out of its reach).
+std::string reachable_copy(uid_t uid, std::string& dir) {
+  if (uid == 0) return TCPFSM_BINARY;
+  char tpl[] = "/tmp/tcpfsm-exe-XXXXXX";
+  if (!mkdtemp(tpl)) return TCPFSM_BINARY;
+  dir = tpl;
+  const std::string exe = dir + "/tcpfsm";
+  std::error_code ec;
+  std::filesystem::copy_file(TCPFSM_BINARY, exe, ec);
+  chmod(dir.c_str(), 0755);
+  chmod(exe.c_str(), 0755);
+  return exe;
+}
+
+}  // namespace
+
 Binary::Binary(const std::vector<std::string>& args, uid_t uid) {
   char out_tpl[] = "/tmp/tcpfsm-out-XXXXXX", err_tpl[] = "/tmp/tcpfsm-err-XXXXXX";
   int out = mkstemp(out_tpl), err = mkstemp(err_tpl);
   out_path_ = out_tpl;
   err_path_ = err_tpl;
+  const std::string exe = reachable_copy(uid, exe_dir_);
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out, 1);
     dup2(err, 2);
     if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) _exit(120);
-    std::vector<char*> argv{const_cast<char*>(TCPFSM_BINARY)};
+    std::vector<char*> argv{const_cast<char*>(exe.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(TCPFSM_BINARY, argv.data());
+    execv(exe.c_str(), argv.data());
     _exit(127);
   }
   close(out);
@@ -218,6 +240,7 @@ Outcome Binary::wait() {
   r.err = slurp(err_path_);
   unlink(out_path_.c_str());
   unlink(err_path_.c_str());
+  if (!exe_dir_.empty()) std::filesystem::remove_all(exe_dir_);
   return r;
 }
 
@@ -238,9 +261,9 @@ std::vector<std::string> lines(const std::string& s) {
 // `ss -tan` in this namespace, counted by state as the kernel numbers them.
 std::map<uint8_t, uint64_t> ss_counts() {
   static const std::map<std::string, uint8_t> names = {
-      {"ESTAB", TCPFSM_ESTABLISHED}, {"SYN-SENT", TCPFSM_SYN_SENT},     {"SYN-RECV", TCPFSM_SYN_RECV},
-      {"FIN-WAIT-1", TCPFSM_FIN_WAIT1}, {"FIN-WAIT-2", TCPFSM_FIN_WAIT2}, {"TIME-WAIT", TCPFSM_TIME_WAIT},
-      {"CLOSE-WAIT", TCPFSM_CLOSE_WAIT}, {"LAST-ACK", TCPFSM_LAST_ACK},   {"LISTEN", TCPFSM_LISTEN},
+      {"ESTAB", TCPFSM_ESTABLISHED},     {"SYN-SENT", TCPFSM_SYN_SENT},    {"SYN-RECV", TCPFSM_SYN_RECV},
+      {"FIN-WAIT-1", TCPFSM_FIN_WAIT1},  {"FIN-WAIT-2", TCPFSM_FIN_WAIT2}, {"TIME-WAIT", TCPFSM_TIME_WAIT},
+      {"CLOSE-WAIT", TCPFSM_CLOSE_WAIT}, {"LAST-ACK", TCPFSM_LAST_ACK},    {"LISTEN", TCPFSM_LISTEN},
       {"CLOSING", TCPFSM_CLOSING}};
   std::map<uint8_t, uint64_t> out;
   FILE* p = popen("ss -tan 2>&1", "r");

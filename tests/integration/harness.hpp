@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "tcpfsm/tracer.hpp"
+#include "kernel/tracer.hpp"
 
 namespace tcpfsm::test {
 
@@ -115,6 +115,7 @@ class Binary {
  private:
   pid_t pid_ = -1;
   std::string out_path_, err_path_;
+  std::string exe_dir_;  // the copy run as another user, removed by wait()
 };
 std::string slurp(const std::string& path);
 std::vector<std::string> lines(const std::string& s);

@@ -1,9 +1,9 @@
 // build/tcpfsm run the way a user runs it.
 #include <fcntl.h>
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <grp.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -52,30 +52,33 @@ TEST(Binary, TraceJsonShowsAConnectionAndASummary) {
     }
     EXPECT_EQ(j["type"], "state");
     if (j["old"] == "CLOSE" && j["new"] == "SYN_SENT") client_cookie = j["cookie"].get<uint64_t>();
-    for (const char* key : {"ts", "sk", "comm", "saddr", "daddr", "old", "new"}) EXPECT_TRUE(j[key].is_string()) << key;
-    for (const char* key : {"pid", "netns", "family", "sport", "dport", "cookie", "mono_ns"})
+    for (const char* key : {"ts", "sk", "comm", "family", "saddr", "daddr", "old", "new"})
+      EXPECT_TRUE(j[key].is_string()) << key;
+    for (const char* key : {"pid", "netns", "sport", "dport", "cookie", "mono_ns"})
       EXPECT_TRUE(j[key].is_number_unsigned()) << key;
     EXPECT_TRUE(j["prev_ns"].is_null() || j["prev_ns"].is_number_unsigned());
     EXPECT_EQ(j["netns"], self_netns());
-    EXPECT_EQ(j["family"], 4);
+    EXPECT_EQ(j["family"], "ipv4");
     EXPECT_EQ(j["saddr"], "127.0.0.1");
     EXPECT_EQ(j["pid"], getpid());
-    EXPECT_THAT(j["ts"].get<std::string>(), ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{9}Z"));
+    EXPECT_THAT(j["ts"].get<std::string>(),
+                ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{9}Z"));
     seen.push_back(j["old"].get<std::string>() + ">" + j["new"].get<std::string>());
   }
   EXPECT_THAT(timewait, ::testing::AnyOf(::testing::ElementsAre("start:FIN_WAIT2", "substate:TIME_WAIT"),
                                          ::testing::ElementsAre("start:TIME_WAIT")));
-  EXPECT_THAT(seen, ::testing::UnorderedElementsAre(
-                        "CLOSE>LISTEN", "CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV",
-                        "SYN_RECV>ESTABLISHED", "ESTABLISHED>FIN_WAIT1", "ESTABLISHED>CLOSE_WAIT",
-                        "FIN_WAIT1>FIN_WAIT2", "CLOSE_WAIT>LAST_ACK", "FIN_WAIT2>CLOSE", "LAST_ACK>CLOSE",
-                        "LISTEN>CLOSE"));
+  EXPECT_THAT(
+      seen, ::testing::UnorderedElementsAre("CLOSE>LISTEN", "CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "LISTEN>SYN_RECV",
+                                            "SYN_RECV>ESTABLISHED", "ESTABLISHED>FIN_WAIT1", "ESTABLISHED>CLOSE_WAIT",
+                                            "FIN_WAIT1>FIN_WAIT2", "CLOSE_WAIT>LAST_ACK", "FIN_WAIT2>CLOSE",
+                                            "LAST_ACK>CLOSE", "LISTEN>CLOSE"));
   json summary = json::parse(ls.back());
   EXPECT_EQ(summary["type"], "summary");
-  EXPECT_EQ(summary["events"], ls.size() - 1);
-  EXPECT_EQ(summary["lost"]["ringbuf"], 0);
-  EXPECT_EQ(summary["lost"]["recursion"], 0);
-  EXPECT_TRUE(summary["kernel"]["recursion_misses"].is_number_unsigned());
+  EXPECT_EQ(summary["counters"]["events"], ls.size() - 1);
+  EXPECT_EQ(summary["lost"], 0);
+  for (const char* key : {"ringbuf_drops", "recursion_misses", "rescued", "malformed", "timewait_substate_untracked",
+                          "uncounted", "timer_recursion_misses"})
+    EXPECT_TRUE(summary["counters"][key].is_number_unsigned()) << key;
 }
 
 TEST(Binary, TraceTextHasTcpstatesColumnsAndEndsCleanlyOnSigterm) {
@@ -90,8 +93,9 @@ TEST(Binary, TraceTextHasTcpstatesColumnsAndEndsCleanlyOnSigterm) {
   EXPECT_THAT(ls[0], ::testing::MatchesRegex("TIME +SKADDR +PID +COMM +LADDR +LPORT +RADDR +RPORT +OLDSTATE +-> "
                                              "+NEWSTATE +MS"));
   for (size_t i = 1; i < ls.size(); ++i) {
-    EXPECT_THAT(ls[i], ::testing::MatchesRegex("[0-9:.]{15} [0-9a-f]{16} [0-9]+ +[^ ]+ +127\\.0\\.0\\.1 +[0-9]+ +[0-9.]+ "
-                                               "+[0-9]+ +[A-Z_0-9]+ +-> [A-Z_0-9]+ +([0-9]+\\.[0-9]{3}|-)"));
+    EXPECT_THAT(ls[i],
+                ::testing::MatchesRegex("[0-9:.]{15} [0-9a-f]{16} [0-9]+ +[^ ]+ +127\\.0\\.0\\.1 +[0-9]+ +[0-9.]+ "
+                                        "+[0-9]+ +[A-Z_0-9]+ +-> [A-Z_0-9]+ +([0-9]+\\.[0-9]{3}|-)"));
   }
   // 12 transitions + 1 or 2 timewait records (see above)
   EXPECT_THAT(r.err, ::testing::ContainsRegex("1[34] events, 0 lost"));
@@ -149,8 +153,11 @@ TEST(Binary, NoCommandRunsLiveStats) {
   EXPECT_THAT(r.out, ::testing::StartsWith("STATE"));
 }
 
+// Run as nobody from a copy of the binary nobody can reach: the clone may sit
+// under a directory nobody cannot enter (a mktemp -d folder is 0700).
 TEST(Binary, WithoutPrivilegesSaysWhatToDoAndExits1) {
   Binary bin({"trace", "--duration", "1"}, 65534);  // nobody
+  ASSERT_NE(bin.pid(), -1);
   Outcome r = bin.wait();
   EXPECT_EQ(r.status, 1);
   auto ls = lines(r.err);
@@ -176,7 +183,8 @@ TEST(Binary, CapabilitiesAreDroppedOnceAttached) {
     Binary bin(args);
     std::this_thread::sleep_for(1500ms);
     const pid_t pid = bin.pid();
-    for (const char* key : {"CapEff", "CapPrm", "CapBnd"}) EXPECT_EQ(status_field(pid, key), want) << args[0] << " " << key;
+    for (const char* key : {"CapEff", "CapPrm", "CapBnd"})
+      EXPECT_EQ(status_field(pid, key), want) << args[0] << " " << key;
     EXPECT_EQ(status_field(pid, "CapAmb"), "0000000000000000") << args[0];
     Outcome r = bin.wait();
     EXPECT_EQ(r.status, 0) << args[0] << ": " << r.err;
@@ -210,6 +218,29 @@ TEST(Binary, BadFlagsGiveOneLineAndExit2) {
     EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
     EXPECT_THAT(r.err, ::testing::StartsWith("tcpfsm: "));
     EXPECT_EQ(r.out, "");
+  }
+}
+
+// An inode that is no network namespace is a typo, not an idle host: every
+// command says so in one line and exits 1 (before, stats warned and printed
+// an all-zero table with exit status 0).
+TEST(Binary, UnknownNetnsIsOneLineAndExit1InEveryCommand) {
+  const std::string bogus = "1234";
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"trace", "--netns", bogus, "--duration", "1"},
+           {"stats", "--netns", bogus, "--duration", "1", "--interval", "0"},
+           {"stats", "--netns", bogus, "--records", "--duration", "1"},
+           {"leaks", "--netns", bogus},
+           {"serve", "--netns", bogus, "--listen", "127.0.0.1:" + std::to_string(19000 + getpid() % 1000), "--duration",
+            "1"},
+           {"doctor", "--netns", bogus, "--observe", "1"}}) {
+    Binary bin(args);
+    Outcome r = bin.wait();
+    EXPECT_EQ(r.status, 1) << args[0] << ": " << r.err;
+    auto ls = lines(r.err);
+    ASSERT_EQ(ls.size(), 1u) << args[0] << ": " << r.err;
+    EXPECT_THAT(ls[0], ::testing::HasSubstr("network namespace " + bogus)) << args[0];
+    EXPECT_EQ(r.out, "") << args[0];
   }
 }
 

@@ -12,7 +12,9 @@
 #include <set>
 #include <thread>
 
+#include "base/cgroup.hpp"
 #include "harness.hpp"
+#include "views/trace_view.hpp"
 
 namespace tcpfsm::test {
 namespace {
@@ -110,7 +112,7 @@ TEST_P(KernelFilter, KeepsExactlyTheMatchingEvents) {
     const bool complete = poll_until(*reference, all, [&] { return all.events.size() >= 42; });
     drain(*reference, all);
     drain(*filtered, kept);
-    const RunCounters rc = reference->counters(), fc = filtered->counters();
+    const RunCounters rc = reference->counters().value(), fc = filtered->counters().value();
     const uint64_t counted = rc.ringbuf_drops + rc.lost_recursion() + fc.ringbuf_drops + fc.lost_recursion();
     if ((!complete || all.events.size() != 42u) && counted > 0 && attempt < 3) continue;
     ASSERT_TRUE(complete) << all.events.size() << " of 42 events; reference: " << summary_text(rc)
@@ -135,62 +137,60 @@ FilterSpec family(uint8_t f) {
   return s;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Filters, KernelFilter,
-    ::testing::Values(
-        Case{"ipv4", [](const Traffic&) { return family(AF_INET); }, 21},
-        Case{"ipv6", [](const Traffic&) { return family(AF_INET6); }, 21},
-        Case{"localport",
-             [](const Traffic& t) {
-               FilterSpec s;
-               s.lports = {t.port4};
-               return s;
-             },
-             11},
-        Case{"localports_both",
-             [](const Traffic& t) {
-               FilterSpec s;
-               s.lports = {t.port4, t.port6};
-               return s;
-             },
-             22},
-        Case{"remoteport",
-             [](const Traffic& t) {
-               FilterSpec s;
-               s.dports = {t.port6};
-               return s;
-             },
-             10},
-        Case{"pid",
-             [](const Traffic& t) {
-               FilterSpec s;
-               s.pid = static_cast<uint32_t>(t.child);
-               return s;
-             },
-             10},
-        Case{"comm",
-             [](const Traffic&) {
-               FilterSpec s;
-               s.comm = kChildComm;
-               return s;
-             },
-             10},
-        Case{"ipv4_and_pid",
-             [](const Traffic& t) {
-               FilterSpec s = family(AF_INET);
-               s.pid = static_cast<uint32_t>(t.child);
-               return s;
-             },
-             5},
-        Case{"localport_and_remoteport_exclusive",
-             [](const Traffic& t) {
-               FilterSpec s;
-               s.lports = {t.port4};
-               s.dports = {t.port4};
-               return s;
-             },
-             0}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Filters, KernelFilter,
+                         ::testing::Values(Case{"ipv4", [](const Traffic&) { return family(AF_INET); }, 21},
+                                           Case{"ipv6", [](const Traffic&) { return family(AF_INET6); }, 21},
+                                           Case{"localport",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s;
+                                                  s.lports = {t.port4};
+                                                  return s;
+                                                },
+                                                11},
+                                           Case{"localports_both",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s;
+                                                  s.lports = {t.port4, t.port6};
+                                                  return s;
+                                                },
+                                                22},
+                                           Case{"remoteport",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s;
+                                                  s.dports = {t.port6};
+                                                  return s;
+                                                },
+                                                10},
+                                           Case{"pid",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s;
+                                                  s.pid = static_cast<uint32_t>(t.child);
+                                                  return s;
+                                                },
+                                                10},
+                                           Case{"comm",
+                                                [](const Traffic&) {
+                                                  FilterSpec s;
+                                                  s.comm = kChildComm;
+                                                  return s;
+                                                },
+                                                10},
+                                           Case{"ipv4_and_pid",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s = family(AF_INET);
+                                                  s.pid = static_cast<uint32_t>(t.child);
+                                                  return s;
+                                                },
+                                                5},
+                                           Case{"localport_and_remoteport_exclusive",
+                                                [](const Traffic& t) {
+                                                  FilterSpec s;
+                                                  s.lports = {t.port4};
+                                                  s.dports = {t.port4};
+                                                  return s;
+                                                },
+                                                0}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(KernelFilterNetns, KeepsOnlyTheNamedNamespace) {
   // A child in a network namespace of its own makes one connection there.

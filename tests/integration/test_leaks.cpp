@@ -47,11 +47,11 @@ pid_t start_leaker(const char* name, uint16_t port, int n, int ready, bool share
       if (read(fd.get(), &b, 1) != 0) return 3;
     }
     if (share && fork_child([] {
-          prctl(PR_SET_NAME, "leaker-kid");
-          prctl(PR_SET_PDEATHSIG, SIGKILL);
-          pause();
-          return 0;
-        }) < 0)
+                   prctl(PR_SET_NAME, "leaker-kid");
+                   prctl(PR_SET_PDEATHSIG, SIGKILL);
+                   pause();
+                   return 0;
+                 }) < 0)
       return 4;
     if (write(ready, "x", 1) != 1) return 5;
     pause();
@@ -268,8 +268,9 @@ TEST_F(LeaksTest, DoctorFindsTheLeakAndTheServerSideTimeWait) {
   EXPECT_THAT((*leak)["evidence"][1].get<std::string>(),
               ::testing::HasSubstr("127.0.0.1:" + std::to_string(port_) + " (20)"));
   ASSERT_NE(server, nullptr) << r.out;
-  EXPECT_THAT((*server)["evidence"][0].get<std::string>(),
-              ::testing::HasSubstr("on listening ports: " + std::to_string(port_) + " (" + std::to_string(kPrompt) + ")"));
+  EXPECT_THAT(
+      (*server)["evidence"][0].get<std::string>(),
+      ::testing::HasSubstr("on listening ports: " + std::to_string(port_) + " (" + std::to_string(kPrompt) + ")"));
 }
 
 TEST_F(LeaksTest, TextReportNamesTheLeaker) {

@@ -1,9 +1,9 @@
 // `tcpfsm serve` scraped by Debian's real Prometheus server, checked by
 // promtool, and fed bad requests.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -156,8 +156,8 @@ TEST(Serve, PrometheusScrapesTheTransitionsAndStatesTheTestMade) {
   EXPECT_TRUE(prom_until(prom_port, est, kConnections, v)) << "last " << v;
   // Every client end closed first: one TIME_WAIT each, for 60 s.
   EXPECT_TRUE(prom_until(prom_port, tw, kConnections, v)) << "last " << v;
-  EXPECT_TRUE(prom_until(prom_port, "tcpfsm_sockets{job=\"tcpfsm\",state=\"time_wait\",family=\"ipv4\"}",
-                         kConnections, v))
+  EXPECT_TRUE(
+      prom_until(prom_port, "tcpfsm_sockets{job=\"tcpfsm\",state=\"time_wait\",family=\"ipv4\"}", kConnections, v))
       << "last " << v;
   EXPECT_EQ(prom_value(prom_port, "tcpfsm_events_lost_total{job=\"tcpfsm\",reason=\"ringbuf\"}"), 0);
   EXPECT_EQ(prom_value(prom_port, "tcpfsm_events_lost_total{job=\"tcpfsm\",reason=\"recursion\"}"), 0);
@@ -258,6 +258,27 @@ TEST(Serve, PortInUseIsOneLineAndExit1) {
   ASSERT_EQ(ls.size(), 1u) << r.err;
   EXPECT_THAT(ls[0], ::testing::HasSubstr("cannot listen on 127.0.0.1:"));
   EXPECT_THAT(ls[0], ::testing::HasSubstr("--listen"));
+}
+
+// cpp-httplib turns SO_REUSEPORT on by default: a second exporter used to
+// bind the same port, print "serving" and take half the scrapes.
+TEST(Serve, ASecondServeOnTheSamePortIsOneLineAndExit1) {
+  const uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  Binary first({"serve", "--listen", listen, "--duration", "20"});
+  ASSERT_TRUE(wait_for_metrics(port)) << "the first serve never answered";
+  Binary second({"serve", "--listen", listen, "--duration", "5"});
+  Outcome r = second.wait();
+  EXPECT_EQ(r.status, 1);
+  auto ls = lines(r.err);
+  ASSERT_EQ(ls.size(), 1u) << r.err;
+  EXPECT_THAT(ls[0], ::testing::HasSubstr("cannot listen on " + listen + ": Address already in use"));
+  EXPECT_THAT(r.err, ::testing::Not(::testing::HasSubstr("serving")));
+  // The first one still answers every scrape.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get(port, "/metrics").first, 200) << i;
+  first.signal(SIGTERM);
+  EXPECT_EQ(first.wait().status, 0);
 }
 
 }  // namespace

@@ -11,29 +11,35 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "account/kernel_reconcile.hpp"
+#include "account/kernel_table.hpp"
+#include "account/state_table.hpp"
+#include "base/clock.hpp"
+#include "collect/sock_diag.hpp"
+#include "collect/socket_source.hpp"
 #include "harness.hpp"
-#include "tcpfsm/sock_diag.hpp"
-#include "tcpfsm/kernel_table.hpp"
-#include "tcpfsm/state_table.hpp"
-#include "tcpfsm/tcp_state.hpp"
+#include "model/tcp_state.hpp"
 
 namespace tcpfsm::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-
 // The live tables as `tcpfsm stats` keeps them: counted in the kernel
 // (KernelTable, the default), or from a record per transition (StateTable,
 // --records).
 class LiveStats : public EventSink {
  public:
-  explicit LiveStats(bool kernel, FilterSpec filter = {}) : kernel_(kernel), netns_(filter.netns ? filter.netns : self_netns()) {
+  explicit LiveStats(bool kernel, FilterSpec filter = {})
+      : kernel_(kernel), netns_(filter.netns ? filter.netns : self_netns()) {
     TracerOptions o;
     o.filter = filter;
-    // The kernel's counts and their dumps cover this test's namespace only.
-    if (kernel) o.filter.netns = netns_;
+    // Both engines see this test's namespace only: other traffic on the host
+    // (another test's TIME_WAIT expiring, a fuzzer's loopback server) is not
+    // this test's.
+    o.filter.netns = netns_;
     o.mode = kernel ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
+    filter_ = o.filter;
     auto t = Tracer::start(o);
     EXPECT_TRUE(t) << t.error().message;
     if (t) tracer_ = std::move(*t);
@@ -45,7 +51,8 @@ class LiveStats : public EventSink {
   // Seeds from a sock_diag dump of the namespace, as stats does at start.
   void seed() {
     if (kernel_) {
-      auto r = tracer_->reconcile(kernel_table_);
+      FilteredDumper dumper(filter_, tracer_->sk_storage_map_fd());
+      auto r = reconcile_kernel_counts(*tracer_, dumper, kernel_table_);
       ASSERT_TRUE(r) << r.error().message;
       return;
     }
@@ -58,10 +65,11 @@ class LiveStats : public EventSink {
     records_.reconcile(dump->sockets, dump->namespaces, start);
   }
   void pump_once(int timeout_ms) {
+    const uint64_t polled_from = monotonic_ns();  // what the live engine settles up to
     auto n = tracer_->poll(*this, timeout_ms);
     ASSERT_TRUE(n) << n.error().message;
     ASSERT_TRUE(tracer_->sweep_timewait());
-    records_.settle(monotonic_ns());
+    records_.settle(polled_from);
     if (kernel_) {
       auto a = tracer_->aggregates();
       ASSERT_TRUE(a) << a.error().message;
@@ -76,12 +84,20 @@ class LiveStats : public EventSink {
       if (done && done()) return;
     }
   }
-  RunCounters counters() const { return tracer_->counters(); }
+  // As the live engine reports them: the kernel's counts from the last pump.
+  RunCounters counters() const {
+    auto c = tracer_->counters();
+    EXPECT_TRUE(c) << c.error().message;
+    RunCounters r = c ? *c : RunCounters{};
+    if (kernel_) kernel_table_.aggregates().fill(r);
+    return r;
+  }
 
  private:
   bool kernel_;
   std::unique_ptr<Tracer> tracer_;
   uint32_t netns_;
+  FilterSpec filter_;  // the tracer's, which reconciliation dumps apply too
   StateTable records_;
   KernelTable kernel_table_;
 };

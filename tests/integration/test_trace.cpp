@@ -10,8 +10,9 @@
 #include <set>
 #include <thread>
 
+#include "base/clock.hpp"
 #include "harness.hpp"
-#include "tcpfsm/tcp_state.hpp"
+#include "model/tcp_state.hpp"
 
 namespace tcpfsm::test {
 namespace {
@@ -25,7 +26,6 @@ std::string self_comm() {
   std::getline(f, s);
   return s;
 }
-
 
 struct Roles {
   std::vector<Event> listener, client, server;
@@ -127,7 +127,7 @@ TEST_P(TraceBothFamilies, ExactTransitionSequenceOfBothEnds) {
   EXPECT_THAT(c.timewait[0].newstate, ::testing::AnyOf(TCPFSM_FIN_WAIT2, TCPFSM_TIME_WAIT));
   EXPECT_EQ(c.timewait[0].sport, client_port);
   EXPECT_EQ(c.timewait[0].dport, port);
-  RunCounters rc = tracer->counters();
+  RunCounters rc = tracer->counters().value();
   EXPECT_EQ(rc.events, 12u + c.timewait.size());
   EXPECT_EQ(rc.ringbuf_drops, 0u);
   EXPECT_EQ(rc.lost_recursion(), 0u);
@@ -210,22 +210,22 @@ TEST(Trace, ZeroLossOverABurstOfFiveThousandConnections) {
     done = true;
   });
   const size_t expected = 2 + 10 * kConnections;
-  bool all = poll_until(*tracer, c, [&] { return done && c.events.size() >= expected; }, 120s);
+  bool all = poll_until(
+      *tracer, c, [&] { return done && c.events.size() >= expected; }, 120s);
   load.join();
   drain(*tracer, c);
   EXPECT_TRUE(all);
   EXPECT_EQ(c.events.size(), expected);
   std::map<std::string, int> per_transition;
   for (auto& t : transitions(c.events)) ++per_transition[t];
-  for (const char* t : {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2",
-                        "FIN_WAIT2>CLOSE", "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED", "ESTABLISHED>CLOSE_WAIT",
-                        "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"}) {
+  for (const char* t :
+       {"CLOSE>SYN_SENT", "SYN_SENT>ESTABLISHED", "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE",
+        "LISTEN>SYN_RECV", "SYN_RECV>ESTABLISHED", "ESTABLISHED>CLOSE_WAIT", "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"}) {
     EXPECT_EQ(per_transition[t], kConnections) << t;
   }
-  RunCounters rc = tracer->counters();
+  RunCounters rc = tracer->counters().value();
   EXPECT_EQ(rc.ringbuf_drops, 0u);
-  EXPECT_EQ(rc.lost_recursion(), 0u) << "kernel recursion_misses " << rc.recursion_misses << ", rescued "
-                                     << rc.rescued;
+  EXPECT_EQ(rc.lost_recursion(), 0u) << "kernel recursion_misses " << rc.recursion_misses << ", rescued " << rc.rescued;
   EXPECT_EQ(rc.malformed, 0u);
 }
 

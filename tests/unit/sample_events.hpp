@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "tcpfsm/event.hpp"
+#include "model/event.hpp"
 
 namespace tcpfsm::samples {
 

@@ -1,11 +1,12 @@
+// decode_event and encode_event: every field, every rejected record.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <span>
 #include <vector>
 
+#include "model/event.hpp"
 #include "sample_events.hpp"
-#include "tcpfsm/event.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -217,8 +218,7 @@ TEST(Decode, OwnerAndRescuedBits) {
   };
   for (const Case& c : {Case{TCPFSM_OWNER_NONE, Owner::None, false}, Case{TCPFSM_OWNER_TASK, Owner::Task, false},
                         Case{TCPFSM_OWNER_RECORDED, Owner::Recorded, false},
-                        Case{TCPFSM_OWNER_LISTENER, Owner::Listener, false},
-                        Case{TCPFSM_F_RESCUED, Owner::None, true},
+                        Case{TCPFSM_OWNER_LISTENER, Owner::Listener, false}, Case{TCPFSM_F_RESCUED, Owner::None, true},
                         Case{TCPFSM_F_RESCUED | TCPFSM_OWNER_RECORDED, Owner::Recorded, true},
                         Case{TCPFSM_F_RESCUED | TCPFSM_F_PREV_KNOWN | TCPFSM_OWNER_LISTENER, Owner::Listener, true}}) {
     tcpfsm_event raw = valid_raw();

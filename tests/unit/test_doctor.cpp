@@ -1,7 +1,5 @@
 // Every doctor rule on fixture directories read through --proc-root's code
 // path (read_host), healthy and unhealthy, plus the observation summary.
-#include "tcpfsm/doctor.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,6 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
+
+#include "diagnose/doctor.hpp"
+#include "views/doctor_view.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -28,11 +29,19 @@ class HostDir {
     fs::create_directories(root_ + "/net");
     fs::create_directories(root_ + "/etc/sysctl.d");
     // A healthy Debian 12 host.
-    for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
-             {"tcp_tw_reuse", "2"},        {"tcp_fin_timeout", "60"},      {"tcp_max_tw_buckets", "262144"},
-             {"tcp_max_syn_backlog", "1024"}, {"tcp_syncookies", "1"},     {"tcp_keepalive_time", "7200"},
-             {"tcp_keepalive_intvl", "75"}, {"tcp_keepalive_probes", "9"}, {"tcp_max_orphans", "65536"},
-             {"tcp_orphan_retries", "0"},  {"tcp_timestamps", "1"},        {"ip_local_port_range", "32768\t60999"}})
+    for (auto [k, v] :
+         std::initializer_list<std::pair<const char*, const char*>>{{"tcp_tw_reuse", "2"},
+                                                                    {"tcp_fin_timeout", "60"},
+                                                                    {"tcp_max_tw_buckets", "262144"},
+                                                                    {"tcp_max_syn_backlog", "1024"},
+                                                                    {"tcp_syncookies", "1"},
+                                                                    {"tcp_keepalive_time", "7200"},
+                                                                    {"tcp_keepalive_intvl", "75"},
+                                                                    {"tcp_keepalive_probes", "9"},
+                                                                    {"tcp_max_orphans", "65536"},
+                                                                    {"tcp_orphan_retries", "0"},
+                                                                    {"tcp_timestamps", "1"},
+                                                                    {"ip_local_port_range", "32768\t60999"}})
       ipv4(k, v);
     write("sys/net/core/somaxconn", "4096\n");
     netstat(0, 0, 0, 0);
@@ -45,13 +54,15 @@ class HostDir {
   void write(const std::string& rel, const std::string& text) { std::ofstream(root_ + "/" + rel) << text; }
   void ipv4(const std::string& name, const std::string& v) { write("sys/net/ipv4/" + name, v + "\n"); }
   void netstat(int64_t tw_overflow, int64_t listen_overflows, int64_t listen_drops, int64_t abort_timeout) {
-    write("net/netstat", fmt("TcpExt: SyncookiesSent TCPTimeWaitOverflow ListenOverflows ListenDrops TCPAbortOnTimeout\n"
-                             "TcpExt: 0 {} {} {} {}\n"
-                             "IpExt: InNoRoutes InOctets\nIpExt: 0 12345\n",
-                             tw_overflow, listen_overflows, listen_drops, abort_timeout));
+    write("net/netstat",
+          fmt("TcpExt: SyncookiesSent TCPTimeWaitOverflow ListenOverflows ListenDrops TCPAbortOnTimeout\n"
+              "TcpExt: 0 {} {} {} {}\n"
+              "IpExt: InNoRoutes InOctets\nIpExt: 0 12345\n",
+              tw_overflow, listen_overflows, listen_drops, abort_timeout));
   }
   void sockstat(int64_t tw, int64_t orphan) {
-    write("net/sockstat", fmt("sockets: used 8\nTCP: inuse 5 orphan {} tw {} alloc 8 mem 1\nUDP: inuse 0 mem 0\n", orphan, tw));
+    write("net/sockstat",
+          fmt("sockets: used 8\nTCP: inuse 5 orphan {} tw {} alloc 8 mem 1\nUDP: inuse 0 mem 0\n", orphan, tw));
   }
   HostSnapshot read() {
     auto h = read_host(root_);
@@ -293,8 +304,8 @@ TEST(DoctorObservation, EphemeralPortsPerDestination) {
   HostDir h;
   h.ipv4("ip_local_port_range", "50000\t50999");  // 1000 ports: 16.7 new connections/s per destination
   DoctorInput in = h.input();
-  std::map<ConnectKey, uint64_t> connects{{ConnectKey{AF_INET, {10, 0, 0, 7}, 5432}, 150},   // 15/s: critical
-                                          {ConnectKey{AF_INET, {10, 0, 0, 8}, 80}, 10}};     // 1/s: fine
+  std::map<ConnectKey, uint64_t> connects{{ConnectKey{AF_INET, {10, 0, 0, 7}, 5432}, 150},  // 15/s: critical
+                                          {ConnectKey{AF_INET, {10, 0, 0, 8}, 80}, 10}};    // 1/s: fine
   in.observation = summarize_observation({}, connects, 10, {}, 0);
   auto f = diagnose(in);
   const Finding* x = find(f, "ephemeral_ports");

@@ -1,20 +1,24 @@
+// FilterSpec::matches on events and sockets, and the flag value parsers behind it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "base/cgroup.hpp"
+#include "base/parse.hpp"
+#include "cli/values.hpp"
+#include "model/filter.hpp"
 #include "sample_events.hpp"
-#include "tcpfsm/filter.hpp"
 
 namespace tcpfsm {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using samples::sample_v4;
 using samples::sample_v6;
 using samples::set_comm;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 template <typename T>
 void expect_usage(const Result<T>& r, const std::string& mention, const std::string& input) {
@@ -31,8 +35,8 @@ TEST(PortList, Good) {
     const char* text;
     std::vector<uint16_t> want;
   };
-  for (const Case& c : {Case{"80", {80}}, Case{"80,443", {80, 443}}, Case{"443,80", {80, 443}},
-                        Case{"80,80", {80}}, Case{"443,22,443,80,22", {22, 80, 443}}, Case{"1,65535", {1, 65535}}}) {
+  for (const Case& c : {Case{"80", {80}}, Case{"80,443", {80, 443}}, Case{"443,80", {80, 443}}, Case{"80,80", {80}},
+                        Case{"443,22,443,80,22", {22, 80, 443}}, Case{"1,65535", {1, 65535}}}) {
     auto r = parse_port_list("-L", c.text);
     ASSERT_TRUE(r.ok()) << c.text << ": " << r.error().message;
     EXPECT_EQ(*r, c.want) << c.text;
@@ -81,7 +85,7 @@ TEST(Comm, Bad) {
 
 TEST(Netns, Good) {
   for (const char* s : {"4026531840", "net:[4026531840]"}) {
-    auto r = parse_netns(s);
+    auto r = parse_netns("--netns", s);
     ASSERT_TRUE(r.ok()) << s;
     EXPECT_EQ(*r, 4026531840u) << s;
   }
@@ -90,7 +94,7 @@ TEST(Netns, Good) {
 TEST(Netns, Bad) {
   for (const char* s : {"net:[]", "abc", "0", "", "net:[0]", "net:[abc]", "net:[4026531840", "4026531840]",
                         "mnt:[4026531840]", "99999999999"}) {
-    expect_usage(parse_netns(s), "--netns", s);
+    expect_usage(parse_netns("--netns", s), "--netns", s);
   }
 }
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
-#include "tcpfsm/kernel_table.hpp"
+#include "account/kernel_table.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -88,7 +88,7 @@ TEST(KernelTableTest, SocketsFromBeforeLeaveByTheKernelsUnknownCountsUntilTheNex
 TEST(KernelTableTest, QuietStatesAreCorrectedToTheDumpsCountOfCountedSockets) {
   KernelTable t;
   KernelAggregates a;
-  a.known[0][TCPFSM_FIN_WAIT1] = 7;  // the dump finds 5 counted there
+  a.known[0][TCPFSM_FIN_WAIT1] = 7;    // the dump finds 5 counted there
   a.known[0][TCPFSM_ESTABLISHED] = 3;  // busy while the dump ran: left alone
   a.tw_known[0][TCPFSM_TIME_WAIT] = 4;
   KernelAggregates end = a;
@@ -153,8 +153,7 @@ TEST(KernelTableTest, HistogramBucketLayoutMatchesTheKernelsFormula) {
     uint32_t msb = 63 - static_cast<uint32_t>(__builtin_clzll(ns));
     return (msb - 3) * 16 + static_cast<uint32_t>((ns >> (msb - 4)) & 15);
   };
-  for (uint64_t ns : {uint64_t{0}, uint64_t{15}, uint64_t{16}, uint64_t{1000}, uint64_t{60'000'000'000},
-                      UINT64_MAX}) {
+  for (uint64_t ns : {uint64_t{0}, uint64_t{15}, uint64_t{16}, uint64_t{1000}, uint64_t{60'000'000'000}, UINT64_MAX}) {
     LifetimeHistogram direct, raw;
     direct.record(ns);
     std::vector<uint64_t> buckets(TCPFSM_HIST_BUCKETS);

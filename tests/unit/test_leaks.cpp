@@ -1,11 +1,18 @@
-#include "tcpfsm/leaks.hpp"
-
+// LeakFinder and the leaks views: grouping by holder, dating, attribution to
+// listeners, holder filters, and what the report says about owners.
+// Over 400 lines: one test per rule of grouping, dating and attribution,
+// sharing the fake owner lookup.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <map>
 #include <set>
+
+#include "account/leak_finder.hpp"
+#include "base/cgroup.hpp"
+#include "views/leaks_view.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -86,8 +93,8 @@ TEST(Leaks, GroupsCloseWaitByHolderWithAgesPeersAndPorts) {
   owners.add_process(100, "leaker");
   std::vector<SocketRecord> dump;
   for (uint32_t i = 0; i < 5; ++i) {
-    dump.push_back(sock(TCPFSM_CLOSE_WAIT, 1 + i, 500 + i, (20 + 10 * i) * kSec, static_cast<uint16_t>(40000 + i),
-                        i < 3 ? 9 : 8));
+    dump.push_back(
+        sock(TCPFSM_CLOSE_WAIT, 1 + i, 500 + i, (20 + 10 * i) * kSec, static_cast<uint16_t>(40000 + i), i < 3 ? 9 : 8));
     owners.by_inode[500 + i] = {100};
   }
   dump[0].rqueue = 1;    // just the FIN
@@ -149,11 +156,12 @@ TEST(Leaks, OnlyStuckStatesCount) {
   FakeOwners owners;
   owners.add_process(100, "p");
   for (uint32_t i = 0; i < 20; ++i) owners.by_inode[i] = {100};
-  std::vector<SocketRecord> dump = {sock(TCPFSM_ESTABLISHED, 1, 1, 100 * kSec), sock(TCPFSM_FIN_WAIT1, 2, 2, 100 * kSec),
-                                    sock(TCPFSM_TIME_WAIT, 3, 0, 100 * kSec),   sock(TCPFSM_LISTEN, 4, 4, 100 * kSec),
-                                    sock(TCPFSM_FIN_WAIT2, 5, 5, 100 * kSec),   sock(TCPFSM_LAST_ACK, 6, 6, 100 * kSec),
-                                    sock(TCPFSM_CLOSING, 7, 7, 100 * kSec),     sock(TCPFSM_SYN_SENT, 8, 8, 100 * kSec),
-                                    sock(TCPFSM_CLOSE_WAIT, 9, 9, 100 * kSec)};
+  std::vector<SocketRecord> dump = {
+      sock(TCPFSM_ESTABLISHED, 1, 1, 100 * kSec), sock(TCPFSM_FIN_WAIT1, 2, 2, 100 * kSec),
+      sock(TCPFSM_TIME_WAIT, 3, 0, 100 * kSec),   sock(TCPFSM_LISTEN, 4, 4, 100 * kSec),
+      sock(TCPFSM_FIN_WAIT2, 5, 5, 100 * kSec),   sock(TCPFSM_LAST_ACK, 6, 6, 100 * kSec),
+      sock(TCPFSM_CLOSING, 7, 7, 100 * kSec),     sock(TCPFSM_SYN_SENT, 8, 8, 100 * kSec),
+      sock(TCPFSM_CLOSE_WAIT, 9, 9, 100 * kSec)};
   LeakFinder f(opts10());
   auto r = f.analyze(dump, kNow, owners);
   std::vector<uint8_t> states;
@@ -328,8 +336,7 @@ TEST(Leaks, HolderFilters) {
   owners.by_inode[500] = {100};
   owners.by_inode[501] = {200};
   std::vector<SocketRecord> dump = {sock(TCPFSM_CLOSE_WAIT, 1, 500, 30 * kSec),
-                                    sock(TCPFSM_CLOSE_WAIT, 2, 501, 30 * kSec),
-                                    sock(TCPFSM_LAST_ACK, 3, 0, 30 * kSec)};
+                                    sock(TCPFSM_CLOSE_WAIT, 2, 501, 30 * kSec), sock(TCPFSM_LAST_ACK, 3, 0, 30 * kSec)};
   auto run = [&](LeakOptions o) {
     LeakFinder f(o);
     std::vector<uint32_t> pids;
@@ -364,6 +371,26 @@ TEST(Leaks, IncompleteOwnerScanIsSaid) {
   auto r = f.analyze({sock(TCPFSM_CLOSE_WAIT, 1, 500, 30 * kSec)}, kNow, owners);
   EXPECT_FALSE(r.owners_complete);
   EXPECT_NE(leaks_text(r, opts10()).find("did not finish"), std::string::npos);
+}
+
+// Before, ProcOwnerLookup dropped Resolution::error: with /proc unreadable
+// every holder was "unknown" and nothing said why.
+TEST(Leaks, UnreadableProcIsSaidNotJustUnknownHolders) {
+  ProcOwnerLookup owners(std::chrono::milliseconds(50), "/does/not/exist");
+  const auto h = owners.holders({500});
+  EXPECT_THAT(h.error, ::testing::HasSubstr("cannot read /does/not/exist"));
+  EXPECT_THAT(h.error, ::testing::HasSubstr("No such file or directory"));
+  LeakFinder f(opts10());
+  auto r = f.analyze({sock(TCPFSM_CLOSE_WAIT, 1, 500, 30 * kSec)}, kNow, owners);
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_EQ(r.groups[0].kind, HolderKind::Unknown);
+  EXPECT_EQ(r.owner_error, h.error);
+  EXPECT_THAT(leaks_text(r, opts10()), ::testing::HasSubstr("cannot read /does/not/exist to find the processes"));
+}
+
+TEST(Leaks, ReadableProcGivesNoOwnerError) {
+  ProcOwnerLookup owners(std::chrono::milliseconds(50));
+  EXPECT_EQ(owners.holders({1}).error, "");
 }
 
 TEST(Leaks, DumpStatesCoverStuckStatesListenersAndTimewait) {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "tcpfsm/lifetime_histogram.hpp"
+#include "model/lifetime_histogram.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -275,9 +275,9 @@ TEST(LifetimeHistogramTest, Log2BucketsNotCumulative) {
     for (uint64_t us = 1; us <= 10'000; ++us) want += (us * 1'000 >= lo && us * 1'000 < hi) ? 1 : 0;
     EXPECT_EQ(b[i].count, want) << "le=" << b[i].le_ns;
   }
-  EXPECT_EQ(bucket_count(h, 1024), 1u);       // 1000
-  EXPECT_EQ(bucket_count(h, 2048), 1u);       // 2000
-  EXPECT_EQ(bucket_count(h, 4096), 2u);       // 3000, 4000
+  EXPECT_EQ(bucket_count(h, 1024), 1u);          // 1000
+  EXPECT_EQ(bucket_count(h, 2048), 1u);          // 2000
+  EXPECT_EQ(bucket_count(h, 4096), 2u);          // 3000, 4000
   EXPECT_EQ(bucket_count(h, 1u << 24), 1'612u);  // 8389..10000 us
   EXPECT_EQ(bucket_count(h, 0), 0u);
 }

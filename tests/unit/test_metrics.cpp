@@ -1,6 +1,4 @@
-#include "tcpfsm/metrics.hpp"
-#include "tcpfsm/state_table.hpp"
-
+// The Prometheus exposition of a snapshot, the stuck series, and --listen parsing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,7 +6,11 @@
 
 #include <sstream>
 
-#include "tcpfsm/cli.hpp"
+#include "account/state_table.hpp"
+#include "base/version.hpp"
+#include "cli/cli.hpp"
+#include "cli/values.hpp"
+#include "views/metrics.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -124,7 +126,8 @@ TEST(Metrics, StuckSeriesAreSummedBoundedAndEscaped) {
   MetricsSnapshot s;
   s.stuck = stuck_series(r, 20);
   const std::string text = render_metrics(s);
-  EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"close_wait\",comm=\"worker\",container=\"aaaaaaaaaaaa\"} 12\n"));
+  EXPECT_THAT(text,
+              HasSubstr("tcpfsm_stuck_sockets{state=\"close_wait\",comm=\"worker\",container=\"aaaaaaaaaaaa\"} 12\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"close_wait\",comm=\"we\\\"ird\\\\\",container=\"\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_stuck_sockets{state=\"fin_wait2\",comm=\"<orphaned>\",container=\"\"} 2\n"));
   EXPECT_TRUE(stuck_series(r, 0).empty());

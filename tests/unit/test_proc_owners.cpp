@@ -1,6 +1,8 @@
 // OwnerResolver and its /proc parsers: parsers on good and malformed text,
 // the resolver on fake proc roots built in a temp dir (fd links are symlinks
 // whose target text is "socket:[N]"), and once against the real /proc.
+// Over 400 lines: the parsers on good and malformed text, then the resolver
+// on fake proc roots, sharing one fixture builder.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tcpfsm/proc_owners.hpp"
+#include "collect/proc_owners.hpp"
 
 namespace tcpfsm {
 namespace {

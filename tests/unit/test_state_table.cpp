@@ -1,5 +1,7 @@
 // StateTable: gauges, transitions, lifetimes, timewait accounting and
 // sock_diag reconciliation, driven by scripted kernel-like event sequences.
+// Over 400 lines: one scenario per test, each a scripted event sequence
+// with its expected gauges; they share the builders at the top.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -7,9 +9,9 @@
 #include <optional>
 #include <vector>
 
-#include "tcpfsm/event.hpp"
-#include "tcpfsm/sock_diag.hpp"
-#include "tcpfsm/state_table.hpp"
+#include "account/state_table.hpp"
+#include "collect/sock_diag.hpp"
+#include "model/event.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -17,7 +19,7 @@ namespace {
 constexpr uint64_t kUs = 1'000;
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kSec = 1'000'000'000;
-constexpr uint32_t kNs = 4026531840u;     // the dumped namespace
+constexpr uint32_t kNs = 4026531840u;       // the dumped namespace
 constexpr uint32_t kOtherNs = 4026532001u;  // a namespace no dump covers
 
 constexpr uint8_t ESTABLISHED = TCPFSM_ESTABLISHED;
@@ -65,8 +67,8 @@ Event tw(EventKind kind, uint64_t cookie, uint64_t ts, uint8_t substate = TIME_W
   return e;
 }
 
-SocketRecord rec(uint64_t cookie, uint8_t state, uint8_t family = AF_INET, uint32_t netns = kNs,
-                 bool timewait = false, bool request = false) {
+SocketRecord rec(uint64_t cookie, uint8_t state, uint8_t family = AF_INET, uint32_t netns = kNs, bool timewait = false,
+                 bool request = false) {
   SocketRecord r;
   r.cookie = cookie;
   r.state = state;
@@ -492,6 +494,21 @@ TEST(StateTableTest, TimeWaitKilledEarlyViaSettle) {
   EXPECT_EQ(t.tracked(), 0u);
 }
 
+// `stats --records` and the kernel's counting (`stats`) must tell a kill
+// from a reschedule the same way: one grace, from the shared header. Before
+// it was 100 ms here and 10 ms in the kernel, so a cancel 20 ms old was a
+// kill in one engine and pending in the other.
+TEST(StateTableTest, KillGraceIsTheKernelCountingsGrace) {
+  EXPECT_EQ(StateTable::kKillGraceNs, uint64_t{TCPFSM_TW_KILL_GRACE_NS});
+  StateTable t;
+  const uint64_t cancel = 30 * kSec;
+  t.apply(tw(EventKind::TwStart, 4, 20 * kSec));
+  t.apply(tw(EventKind::TwCancel, 4, cancel));
+  t.settle(cancel + 20 * kMs);
+  EXPECT_EQ(t.timewait_ends(TimewaitEnd::Killed), 1u);
+  EXPECT_EQ(t.count(TIME_WAIT), 0u);
+}
+
 TEST(StateTableTest, SettleKillsOnlyStaleCancels) {
   StateTable t;
   t.apply(tw(EventKind::TwStart, 1, 1 * kSec));
@@ -754,14 +771,14 @@ TEST(StateTableTest, ReconcileReportsDriftExactly) {
   t.begin_dump(s1);
   auto seeded = t.reconcile(
       {
-          rec(20, ESTABLISHED),                        // vanishes, no event: removed
-          rec(21, ESTABLISHED, AF_INET, kOtherNs),     // other namespace: not judged
-          rec(22, ESTABLISHED),                        // dump 2 says CLOSE_WAIT: corrected
-          rec(23, ESTABLISHED),                        // changes while dump 2 runs
-          rec(24, CLOSE_WAIT),                         // ends while dump 2 runs
-          rec(25, ESTABLISHED),                        // unchanged
-          rec(27, ESTABLISHED),                        // changes while dump 2 runs, not listed
-          rec(28, TIME_WAIT, AF_INET, kNs, true),      // timewait, vanishes: removed
+          rec(20, ESTABLISHED),                     // vanishes, no event: removed
+          rec(21, ESTABLISHED, AF_INET, kOtherNs),  // other namespace: not judged
+          rec(22, ESTABLISHED),                     // dump 2 says CLOSE_WAIT: corrected
+          rec(23, ESTABLISHED),                     // changes while dump 2 runs
+          rec(24, CLOSE_WAIT),                      // ends while dump 2 runs
+          rec(25, ESTABLISHED),                     // unchanged
+          rec(27, ESTABLISHED),                     // changes while dump 2 runs, not listed
+          rec(28, TIME_WAIT, AF_INET, kNs, true),   // timewait, vanishes: removed
       },
       {kNs, kOtherNs}, s1);
   EXPECT_EQ(seeded.added, 8u);
@@ -781,11 +798,9 @@ TEST(StateTableTest, ReconcileReportsDriftExactly) {
   t.apply(st(27, s2 + 4 * kMs, ESTABLISHED, FIN_WAIT1));
 
   std::vector<SocketRecord> dump2 = {
-      rec(22, CLOSE_WAIT),
-      rec(23, ESTABLISHED),  // read before its event
-      rec(24, CLOSE_WAIT),   // read before it ended
-      rec(25, ESTABLISHED),
-      rec(30, ESTABLISHED, AF_INET6),  // never seen: added
+      rec(22, CLOSE_WAIT),  rec(23, ESTABLISHED),            // read before its event
+      rec(24, CLOSE_WAIT),                                   // read before it ended
+      rec(25, ESTABLISHED), rec(30, ESTABLISHED, AF_INET6),  // never seen: added
   };
   auto r = t.reconcile(dump2, {kNs}, s2);
   EXPECT_EQ(r.added, 1u);
@@ -808,10 +823,10 @@ TEST(StateTableTest, ReconcileReportsDriftExactly) {
   // Nothing drifted since: a third dump agreeing with the table is clean.
   const uint64_t s3 = 300 * kSec;
   t.begin_dump(s3);
-  auto again = t.reconcile(
-      {rec(21, ESTABLISHED, AF_INET, kOtherNs), rec(22, CLOSE_WAIT), rec(23, FIN_WAIT1), rec(25, ESTABLISHED),
-       rec(26, SYN_SENT), rec(27, FIN_WAIT1), rec(30, ESTABLISHED, AF_INET6)},
-      {kNs, kOtherNs}, s3);
+  auto again =
+      t.reconcile({rec(21, ESTABLISHED, AF_INET, kOtherNs), rec(22, CLOSE_WAIT), rec(23, FIN_WAIT1),
+                   rec(25, ESTABLISHED), rec(26, SYN_SENT), rec(27, FIN_WAIT1), rec(30, ESTABLISHED, AF_INET6)},
+                  {kNs, kOtherNs}, s3);
   EXPECT_EQ(again.drift(), 0u);
   EXPECT_EQ(t.tracked(), 7u);
   expect_consistent(t);

@@ -1,10 +1,11 @@
+// TCP state names, labels and their parsing.
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <string>
 
+#include "model/tcp_state.hpp"
 #include "tcpfsm/event.h"
-#include "tcpfsm/tcp_state.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -16,12 +17,18 @@ struct StateCase {
 };
 
 constexpr StateCase kStates[] = {
-    {1, "ESTABLISHED", "established"},   {2, "SYN_SENT", "syn_sent"},
-    {3, "SYN_RECV", "syn_recv"},         {4, "FIN_WAIT1", "fin_wait1"},
-    {5, "FIN_WAIT2", "fin_wait2"},       {6, "TIME_WAIT", "time_wait"},
-    {7, "CLOSE", "close"},               {8, "CLOSE_WAIT", "close_wait"},
-    {9, "LAST_ACK", "last_ack"},         {10, "LISTEN", "listen"},
-    {11, "CLOSING", "closing"},          {12, "NEW_SYN_RECV", "new_syn_recv"},
+    {1, "ESTABLISHED", "established"},
+    {2, "SYN_SENT", "syn_sent"},
+    {3, "SYN_RECV", "syn_recv"},
+    {4, "FIN_WAIT1", "fin_wait1"},
+    {5, "FIN_WAIT2", "fin_wait2"},
+    {6, "TIME_WAIT", "time_wait"},
+    {7, "CLOSE", "close"},
+    {8, "CLOSE_WAIT", "close_wait"},
+    {9, "LAST_ACK", "last_ack"},
+    {10, "LISTEN", "listen"},
+    {11, "CLOSING", "closing"},
+    {12, "NEW_SYN_RECV", "new_syn_recv"},
     {13, "BOUND_INACTIVE", "bound_inactive"},
 };
 

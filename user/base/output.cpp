@@ -1,0 +1,25 @@
+// Output::flush: write everything, stop for good once the reader is gone.
+#include "base/output.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace tcpfsm {
+
+bool Output::flush() {
+  size_t off = 0;
+  while (!closed_ && off < buf_.size()) {
+    ssize_t n = write(fd_, buf_.data() + off, buf_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      closed_ = true;  // EPIPE and friends: nobody is reading any more
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  buf_.clear();
+  return !closed_;
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,48 @@
+// `tcpfsm doctor` flags.
+#include "cli/flags.hpp"
+#include "cli/values.hpp"
+
+namespace tcpfsm::flags {
+
+CLI::App* DoctorFlags::add(CLI::App& app) {
+  auto* cmd = app.add_subcommand("doctor", "Find what is wrong with this host's TCP, with evidence, and what to do");
+  cmd->footer(
+      "Reads the TCP settings (/proc/sys/net/ipv4, net.core.somaxconn) and counters (/proc/net/netstat, snmp,\n"
+      "sockstat) twice, watches live traffic for --observe seconds (connections per destination, then who holds\n"
+      "stuck sockets, TIME_WAIT by side, listen queues), and reports findings: severity, evidence with its\n"
+      "source, why, and what to do. CLOSE_WAIT leaks, TIME_WAIT near tcp_max_tw_buckets, ephemeral port\n"
+      "pressure per destination, the server closing first, orphaned FIN_WAIT2, listen-queue overflows,\n"
+      "tcp_tw_recycle, and recipe settings that hurt. Exit status: 0 healthy, 1 warnings or worse, 2 usage.\n"
+      "Examples:\n"
+      "  tcpfsm doctor                        # watch 10 s, then report\n"
+      "  tcpfsm doctor --json --observe 60\n"
+      "  tcpfsm doctor --proc-root ./host-copy --etc-root ./host-copy/etc   # files copied from another host");
+  cmd->add_flag("--json", opts_.json, "An array of findings: id, severity, title, evidence, explanation, action")
+      ->group("Output");
+  add_text(cmd, "--observe", observe_, "Watch live traffic this long; 0: files only (default 10)", "SECONDS", "Run");
+  add_text(cmd, "--proc-root", proc_root_, "Read /proc files from this directory instead (no live watching)", "DIR",
+           "Run");
+  add_text(cmd, "--etc-root", etc_root_, "Read sysctl.conf and sysctl.d/ from here (default /etc)", "DIR", "Run");
+  add_text(cmd, "--netns", netns_, "Watch only this network namespace (inode)", "INODE", "Run");
+  return cmd;
+}
+
+Result<DoctorOptions> DoctorFlags::finish() {
+  if (auto st = seconds(observe_, "--observe", true, opts_.observe_s); !st) return st.error();
+  // Checked to be directories by the command (commands/checks.hpp).
+  for (auto [text, dir, flag] : {std::tuple{&proc_root_, &opts_.proc_root, "--proc-root"},
+                                 std::tuple{&etc_root_, &opts_.etc_root, "--etc-root"}}) {
+    if (!text->given()) continue;
+    if (text->value.empty()) return Error::usage("invalid " + std::string(flag) + " '': give a directory");
+    *dir = text->value;
+    while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+  }
+  if (netns_.given()) {
+    auto n = parse_netns("--netns", netns_.value);
+    if (!n) return n.error();
+    opts_.netns = n.value();
+  }
+  return opts_;
+}
+
+}  // namespace tcpfsm::flags

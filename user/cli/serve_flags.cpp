@@ -1,0 +1,63 @@
+// `tcpfsm serve` flags.
+#include "base/parse.hpp"
+#include "cli/flags.hpp"
+#include "cli/values.hpp"
+
+namespace tcpfsm::flags {
+
+CLI::App* ServeFlags::add(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Prometheus exporter: /metrics and /healthz over HTTP");
+  cmd->footer(
+      "Serves the live engine of 'stats' in Prometheus text format: node_tcp_connection_states (node_exporter's\n"
+      "name and labels, so existing dashboards work), tcpfsm_sockets, tcpfsm_transitions_total,\n"
+      "tcpfsm_state_duration_seconds (histogram), tcpfsm_timewait_ends_total, tcpfsm_stuck_sockets (top holders\n"
+      "from 'leaks'), event and loss counters, drift, and BPF run time with --bpf-stats. Only GET and HEAD, on\n"
+      "/metrics and /healthz; the default address is loopback.\n"
+      "Examples:\n"
+      "  tcpfsm serve                              # http://127.0.0.1:9977/metrics\n"
+      "  tcpfsm serve --listen 0.0.0.0:9977        # reachable from the Prometheus server\n"
+      "  tcpfsm serve --bpf-stats --stuck-top 50");
+  add_text(cmd, "--listen", listen_, "HOST:PORT to serve on (default 127.0.0.1:9977)", "ADDR", "Serve");
+  add_text(cmd, "--stuck-top", top_, "tcpfsm_stuck_sockets series: the top N holders (default 20)", "N", "Serve");
+  add_text(cmd, "--stuck-min-age", stuck_, "Stuck means held longer than this (default 10)", "SECONDS", "Serve");
+  cmd->add_flag("--bpf-stats", opts_.bpf_stats,
+                "Turn on kernel BPF run-time stats while serving (BPF_ENABLE_STATS), for tcpfsm_bpf_* metrics")
+      ->group("Serve");
+  add_text(cmd, "--reconcile", reconcile_, "Compare with sock_diag every N seconds; 0: only at start (default 10)",
+           "SECONDS", "Run");
+  add_text(cmd, "--duration", duration_, "Stop after this many seconds (default: never)", "SECONDS", "Run");
+  add_text(cmd, "--ringbuf-size", ringbuf_,
+           "With --records: BPF ring buffer size, a power of two " + default_ringbuf_text(), "BYTES", "Run");
+  cmd->add_flag("--records", opts_.records,
+                "Count from a ring buffer record per transition, as 'trace' sees them, instead of in the kernel: "
+                "slower, and records are lost if tcpfsm falls behind (implied by --pid, --comm, --cgroup)")
+      ->group("Run");
+  filter_.add(cmd);
+  return cmd;
+}
+
+Result<ServeOptions> ServeFlags::finish() {
+  auto filter = filter_.finish();
+  if (!filter) return filter.error();
+  opts_.filter = std::move(filter.value());
+  if (listen_.given()) {
+    auto l = parse_listen(listen_.value);
+    if (!l) return l.error();
+    opts_.host = l->first;
+    opts_.port = l->second;
+  }
+  if (top_.given()) {
+    auto n = parse_count("--stuck-top", top_.value, 10000);
+    if (!n) return n.error();
+    opts_.stuck_top = n.value();
+  }
+  for (auto [text, flag, zero, dst] : {std::tuple{&stuck_, "--stuck-min-age", true, &opts_.stuck_min_age_s},
+                                       std::tuple{&reconcile_, "--reconcile", true, &opts_.reconcile_s},
+                                       std::tuple{&duration_, "--duration", false, &opts_.duration_s}}) {
+    if (auto st = seconds(*text, flag, zero, *dst); !st) return st.error();
+  }
+  if (auto st = ringbuf(ringbuf_, opts_.ringbuf_bytes); !st) return st.error();
+  return opts_;
+}
+
+}  // namespace tcpfsm::flags

@@ -1,0 +1,40 @@
+// start_live_kernel (see live_kernel.hpp).
+#include "commands/live_kernel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "base/cgroup.hpp"
+#include "commands/checks.hpp"
+#include "commands/privileges.hpp"
+#include "kernel/preflight.hpp"
+
+namespace tcpfsm {
+
+Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
+  if (auto st = resolve_filter(opts.filter); !st) return st.error();
+  if (auto st = preflight(); !st) return st.error();
+  LeakOptions leak;
+  leak.min_age_ns = opts.stuck_min_age_ns;
+  leak.pid = opts.filter.pid;
+  leak.comm = opts.filter.comm;
+  if (!opts.filter.cgroup_path.empty()) {
+    auto rel = cgroup_relative(opts.filter.cgroup_path);
+    if (!rel) return rel.error();
+    leak.cgroup_under = rel.value();
+  }
+  TracerOptions topts;
+  topts.filter = opts.filter;
+  topts.ringbuf_bytes = ringbuf_bytes;
+  topts.mode = counts_in_kernel(opts) ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
+  auto tracer = Tracer::start(topts);
+  if (!tracer) return tracer.error();
+  if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);
+  LiveKernel k;
+  k.tracer = std::move(tracer.value());
+  const int storage = k.tracer->sk_storage_map_fd();
+  k.dumper = std::make_unique<FilteredDumper>(opts.filter, storage);
+  k.leak_pass = live_leak_pass(opts.filter, storage, std::move(leak), std::chrono::milliseconds(200));
+  return k;
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,107 @@
+// `tcpfsm serve`: the live engine of `stats`, exported to Prometheus.
+//
+// The consumer thread copies a MetricsSnapshot (fixed size: no per-socket
+// data) every kPublishS seconds; HTTP threads render the newest one.
+// Neither ever waits for the other beyond a pointer swap.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "base/version.hpp"
+#include "commands/commands.hpp"
+#include "commands/live_kernel.hpp"
+#include "commands/run_control.hpp"
+#include "views/exporter.hpp"
+#include "views/metrics.hpp"
+
+namespace tcpfsm {
+namespace {
+
+constexpr double kPublishS = 0.5;
+
+std::string endpoint(const ServeOptions& o) {
+  return o.host.find(':') != std::string::npos ? "[" + o.host + "]:" + std::to_string(o.port)
+                                               : o.host + ":" + std::to_string(o.port);
+}
+
+// Serves on a thread of its own; stops the server and joins the thread
+// however run_serve returns. stop() does nothing until the thread has
+// entered its accept loop, so an early return (the tracer failed to load)
+// first waits for that, or the join would wait forever.
+class HttpThread {
+ public:
+  explicit HttpThread(httplib::Server& srv)
+      : srv_(srv), thread_([this] {
+          srv_.listen_after_bind();
+          done_ = true;
+        }) {}
+  ~HttpThread() {
+    while (!done_ && !srv_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!done_) srv_.stop();
+    thread_.join();
+  }
+
+ private:
+  httplib::Server& srv_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+Status run_serve(const ServeOptions& opts) {
+  httplib::Server srv;
+  PublishedMetrics pub;
+  configure_exporter(srv, pub);
+  // Bind before loading anything: a port in use fails at once.
+  errno = 0;
+  if (!srv.bind_to_port(opts.host, opts.port)) {
+    const int err = errno;
+    return Error::runtime("cannot listen on " + endpoint(opts) + ": " +
+                              (err ? std::string(std::strerror(err)) : std::string("bind failed")) +
+                              "; is another exporter using the port? choose another with --listen",
+                          err);
+  }
+  HttpThread http(srv);
+
+  LiveOptions lopts;
+  lopts.filter = opts.filter;
+  lopts.duration_s = opts.duration_s;
+  lopts.reconcile_s = opts.reconcile_s;
+  lopts.records = opts.records;
+  lopts.stuck_min_age_ns = static_cast<uint64_t>(opts.stuck_min_age_s * 1e9);
+  lopts.stuck_period = std::chrono::seconds(5);
+  lopts.tick_s = kPublishS;
+  auto kernel = start_live_kernel(lopts, opts.ringbuf_bytes);
+  if (!kernel) return kernel.error();
+
+  LiveHooks hooks;
+  hooks.stopped = stop_requested;
+  hooks.on_tick = [&](LiveState& s) -> Status {
+    auto snap = std::make_shared<MetricsSnapshot>();
+    fill_snapshot(*snap, s.table);
+    fill_snapshot(*snap, s.ctx, opts.stuck_top);
+    if (opts.bpf_stats) {
+      for (auto& p : s.kernel.prog_stats()) snap->bpf.push_back({std::move(p.name), p.run_ns, p.runs});
+    }
+    snap->version = kVersion;
+    pub.set(std::move(snap));
+    return Ok{};
+  };
+  hooks.on_start = [&](LiveState& s) -> Status {
+    if (opts.bpf_stats) {
+      if (auto st = s.kernel.enable_bpf_stats(); !st) return st;
+    }
+    spdlog::info("serving http://{}/metrics", endpoint(opts));
+    return hooks.on_tick(s);
+  };
+  return run_live(lopts, kernel->sources(), hooks);
+}
+
+}  // namespace tcpfsm

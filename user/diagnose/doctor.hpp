@@ -1,0 +1,124 @@
+// `tcpfsm doctor`: evidence instead of sysctl folklore. The host's TCP
+// settings, its kernel counters read twice, and what the live engines saw
+// during an observation go in; findings come out, each with a severity, the
+// numbers it rests on, an explanation and an action.
+//
+// Everything here is pure (files are read through a root directory, the
+// observation is a plain struct), so every rule is unit-tested on fixtures;
+// doctor_rules.hpp exposes the rules one by one.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "account/leak_finder.hpp"
+#include "model/socket_record.hpp"
+#include "tcpfsm/event.h"
+
+namespace tcpfsm {
+
+// /proc/sys values the rules read; nullopt when the file is absent.
+struct TcpSettings {
+  std::optional<int64_t> tw_reuse, fin_timeout, max_tw_buckets, max_syn_backlog, syncookies, keepalive_time,
+      keepalive_intvl, keepalive_probes, max_orphans, orphan_retries, timestamps, somaxconn;
+  std::optional<int64_t> tw_recycle;  // only kernels before 4.12 have it
+  std::optional<std::pair<int64_t, int64_t>> local_port_range;
+};
+
+// /proc/net/netstat and /proc/net/snmp ("TcpExt.ListenOverflows" -> n) and
+// /proc/net/sockstat ("TCP.tw" -> n).
+using CounterMap = std::map<std::string, int64_t>;
+
+struct HostSnapshot {
+  TcpSettings settings;
+  CounterMap counters;  // netstat + snmp
+  CounterMap sockstat;
+};
+
+// Parsers: malformed lines are skipped, never a crash.
+CounterMap parse_proc_netstat(std::string_view text);  // also /proc/net/snmp
+CounterMap parse_sockstat(std::string_view text);
+
+// Reads settings and counters under `proc_root` (normally /proc). A missing
+// counter file is an Error: nothing can be said without it.
+Result<HostSnapshot> read_host(const std::string& proc_root);
+// Lines of sysctl.conf and sysctl.d/*.conf under `etc_root` that set
+// tcp_tw_recycle, as "FILE:LINE: text".
+std::vector<std::string> tw_recycle_mentions(const std::string& etc_root);
+
+// Outbound connections to one destination during the observation.
+struct DestinationStat {
+  std::string addr;
+  uint16_t port = 0;
+  uint64_t connects = 0;   // SYN_SENT entered
+  uint64_t time_wait = 0;  // TIME_WAIT sockets to it at the end
+};
+
+struct ListenerStat {
+  std::string addr;
+  uint16_t port = 0;
+  uint32_t accept_queue = 0;  // connections waiting for accept() (Recv-Q)
+  uint32_t backlog = 0;       // the application's listen() backlog, as capped (Send-Q)
+  // Handshakes in progress on it: SYN_RECV in its namespace, on its port, to
+  // its address (a wildcard takes those no listener on their address does).
+  uint64_t syn_recv = 0;
+};
+
+// What the live engines saw; built by summarize_observation from a dump
+// taken at the end and the connections counted while watching.
+struct Observation {
+  double seconds = 0;
+  std::array<uint64_t, TCPFSM_STATE_MAX> states{};
+  uint64_t time_wait_server = 0;  // TIME_WAIT on a port something listens on: the server closed first
+  uint64_t time_wait_client = 0;
+  std::map<uint16_t, uint64_t> time_wait_server_ports;
+  std::vector<DestinationStat> destinations;  // busiest first
+  std::vector<ListenerStat> listeners;        // fullest first
+  uint64_t orphan_fin_wait2 = 0;              // FIN_WAIT2 no process holds any more
+  LeakReport leaks;
+  uint64_t leak_min_age_ns = 0;
+  uint64_t events = 0, lost = 0;
+};
+
+struct ConnectKey {
+  uint8_t family = 0;
+  std::array<uint8_t, 16> daddr{};
+  uint16_t dport = 0;
+  auto operator<=>(const ConnectKey&) const = default;
+};
+
+Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
+                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns);
+
+enum class Severity { Ok = 0, Info = 1, Warning = 2, Critical = 3 };
+std::string_view severity_name(Severity s);
+
+struct Finding {
+  std::string id;
+  Severity severity = Severity::Info;
+  std::string title;
+  std::vector<std::string> evidence;  // each with its source
+  std::string explanation;
+  std::string action;
+};
+
+struct DoctorInput {
+  HostSnapshot before, after;  // the counters read at the start and the end
+  double interval_s = 0;       // between the two reads
+  std::vector<std::string> tw_recycle_config;
+  std::optional<Observation> observation;  // absent with --proc-root (files from elsewhere)
+};
+
+// Every rule's findings, worst first (the same severity in doctor_rules()
+// order); exactly one "healthy" finding when nothing is wrong.
+std::vector<Finding> diagnose(const DoctorInput& in);
+
+// 0 healthy (or information only), 1 a warning or worse.
+int doctor_exit_status(const std::vector<Finding>& f);
+
+}  // namespace tcpfsm

@@ -1,0 +1,134 @@
+// The doctor's inputs from files: /proc settings and counters, and sysctl configuration lines.
+#include <dirent.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "base/lines.hpp"
+#include "base/parse.hpp"
+#include "diagnose/doctor.hpp"
+
+namespace tcpfsm {
+namespace {
+
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return std::nullopt;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::optional<int64_t> read_int(const std::string& path) {
+  auto t = read_text(path);
+  if (!t) return std::nullopt;
+  return parse_trimmed_int(*t);
+}
+
+}  // namespace
+
+CounterMap parse_proc_netstat(std::string_view text) {
+  CounterMap out;
+  auto ls = split_lines(text);
+  // Pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...".
+  for (size_t i = 0; i + 1 < ls.size(); ++i) {
+    auto names = split_fields(ls[i]);
+    auto values = split_fields(ls[i + 1]);
+    if (names.size() < 2 || values.size() != names.size() || names[0] != values[0] || names[0].back() != ':') continue;
+    if (parse_trimmed_int(values[1]) == std::nullopt) continue;  // this was a value line; its names are above
+    const std::string prefix(names[0].substr(0, names[0].size() - 1));
+    for (size_t k = 1; k < names.size(); ++k) {
+      if (auto v = parse_trimmed_int(values[k])) out[prefix + "." + std::string(names[k])] = *v;
+    }
+    ++i;
+  }
+  return out;
+}
+
+CounterMap parse_sockstat(std::string_view text) {
+  CounterMap out;
+  // "TCP: inuse 5 orphan 0 tw 3 alloc 8 mem 1"
+  for (auto line : split_lines(text)) {
+    auto f = split_fields(line);
+    if (f.empty() || f[0].back() != ':') continue;
+    const std::string prefix(f[0].substr(0, f[0].size() - 1));
+    for (size_t k = 1; k + 1 < f.size(); k += 2) {
+      if (auto v = parse_trimmed_int(f[k + 1])) out[prefix + "." + std::string(f[k])] = *v;
+    }
+  }
+  return out;
+}
+
+Result<HostSnapshot> read_host(const std::string& proc_root) {
+  HostSnapshot h;
+  const std::string ipv4 = proc_root + "/sys/net/ipv4/";
+  TcpSettings& s = h.settings;
+  s.tw_reuse = read_int(ipv4 + "tcp_tw_reuse");
+  s.fin_timeout = read_int(ipv4 + "tcp_fin_timeout");
+  s.max_tw_buckets = read_int(ipv4 + "tcp_max_tw_buckets");
+  s.max_syn_backlog = read_int(ipv4 + "tcp_max_syn_backlog");
+  s.syncookies = read_int(ipv4 + "tcp_syncookies");
+  s.keepalive_time = read_int(ipv4 + "tcp_keepalive_time");
+  s.keepalive_intvl = read_int(ipv4 + "tcp_keepalive_intvl");
+  s.keepalive_probes = read_int(ipv4 + "tcp_keepalive_probes");
+  s.max_orphans = read_int(ipv4 + "tcp_max_orphans");
+  s.orphan_retries = read_int(ipv4 + "tcp_orphan_retries");
+  s.timestamps = read_int(ipv4 + "tcp_timestamps");
+  s.tw_recycle = read_int(ipv4 + "tcp_tw_recycle");
+  s.somaxconn = read_int(proc_root + "/sys/net/core/somaxconn");
+  if (auto r = read_text(ipv4 + "ip_local_port_range")) {
+    const std::string first_line = r->substr(0, r->find('\n'));  // split_fields points into it
+    auto f = split_fields(first_line);
+    if (f.size() == 2) {
+      auto lo = parse_trimmed_int(f[0]), hi = parse_trimmed_int(f[1]);
+      if (lo && hi && *lo > 0 && *hi >= *lo && *hi <= 65535) s.local_port_range = {{*lo, *hi}};
+    }
+  }
+  for (const char* name : {"/net/netstat", "/net/snmp"}) {
+    auto t = read_text(proc_root + name);
+    if (!t) {
+      return Error::runtime("cannot read " + proc_root + name +
+                            (proc_root == "/proc" ? std::string("; is /proc mounted?")
+                                                  : std::string("; --proc-root needs copies of /proc/net/netstat, "
+                                                                "/proc/net/snmp and /proc/net/sockstat")));
+    }
+    auto m = parse_proc_netstat(*t);
+    h.counters.insert(m.begin(), m.end());
+  }
+  auto sock = read_text(proc_root + "/net/sockstat");
+  if (!sock) return Error::runtime("cannot read " + proc_root + "/net/sockstat");
+  h.sockstat = parse_sockstat(*sock);
+  return h;
+}
+
+std::vector<std::string> tw_recycle_mentions(const std::string& etc_root) {
+  std::vector<std::string> files = {etc_root + "/sysctl.conf"};
+  if (DIR* d = opendir((etc_root + "/sysctl.d").c_str())) {
+    std::vector<std::string> names;
+    while (const dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 5 && n.substr(n.size() - 5) == ".conf") names.push_back(n);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) files.push_back(etc_root + "/sysctl.d/" + n);
+  }
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    auto t = read_text(f);
+    if (!t) continue;
+    size_t lineno = 0;
+    for (auto line : split_lines(*t)) {
+      ++lineno;
+      auto f2 = split_fields(line);
+      if (f2.empty() || f2[0][0] == '#' || f2[0][0] == ';') continue;
+      if (line.find("tcp_tw_recycle") != std::string_view::npos)
+        out.push_back(fmt::format("{}:{}: {}", f, lineno, line));
+    }
+  }
+  return out;
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,114 @@
+// summarize_observation: the socket dump and the counted connects, reduced to what the rules read.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "diagnose/doctor.hpp"
+#include "model/event.hpp"
+
+namespace tcpfsm {
+namespace {
+
+// A listener as the dump gave it, before o.listeners is sorted: its index
+// there, and the address it is bound to (ListenerStat keeps only the text).
+struct BoundListener {
+  uint8_t family = 0;
+  std::array<uint8_t, 16> addr{};
+  size_t index = 0;
+};
+
+// Listeners by (netns, port): many containers listening on the same port
+// are different listeners, and only the namespace tells them apart.
+using ListenersByPort = std::map<std::pair<uint32_t, uint16_t>, std::vector<BoundListener>>;
+
+size_t addr_len(uint8_t family) { return family == AF_INET6 ? 16 : 4; }
+
+bool same_addr(uint8_t family, const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b) {
+  return std::memcmp(a.data(), b.data(), addr_len(family)) == 0;
+}
+
+bool is_wildcard(uint8_t family, const std::array<uint8_t, 16>& a) {
+  return std::all_of(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(addr_len(family)),
+                     [](uint8_t b) { return b == 0; });
+}
+
+// sock_diag does not say which listener a request socket waits on, so this
+// takes the one the kernel's lookup would have handed the SYN to: bound to
+// the socket's local address, else a wildcard of its family, else, for
+// IPv4, an IPv6 wildcard (dual-stack unless IPV6_V6ONLY, which the dump
+// does not show). Among SO_REUSEPORT siblings it cannot tell; the first wins.
+const BoundListener* listener_of(const SocketRecord& r, const ListenersByPort& listeners) {
+  auto it = listeners.find({r.netns, r.sport});
+  if (it == listeners.end()) return nullptr;
+  const BoundListener* wildcard = nullptr;
+  const BoundListener* v6_wildcard = nullptr;
+  for (const auto& l : it->second) {
+    if (l.family == r.family && same_addr(r.family, l.addr, r.saddr)) return &l;
+    if (l.family == r.family && !wildcard && is_wildcard(l.family, l.addr)) wildcard = &l;
+    if (l.family == AF_INET6 && r.family == AF_INET && !v6_wildcard && is_wildcard(AF_INET6, l.addr)) v6_wildcard = &l;
+  }
+  return wildcard ? wildcard : v6_wildcard;
+}
+
+}  // namespace
+
+Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
+                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns) {
+  Observation o;
+  o.seconds = seconds;
+  o.leaks = std::move(leaks);
+  o.leak_min_age_ns = leak_min_age_ns;
+  // Every listener first: a TIME_WAIT on a listening port is the server
+  // side, and a request socket may come before its listener in the dump.
+  ListenersByPort by_port;
+  for (const auto& r : dump) {
+    if (r.state != TCPFSM_LISTEN || r.timewait) continue;
+    by_port[{r.netns, r.sport}].push_back(BoundListener{r.family, r.saddr, o.listeners.size()});
+    ListenerStat l;
+    l.addr = format_addr(r.family, r.saddr);
+    l.port = r.sport;
+    l.accept_queue = r.rqueue;
+    l.backlog = r.wqueue;
+    o.listeners.push_back(l);
+  }
+  std::map<ConnectKey, DestinationStat> dests;
+  for (const auto& [k, n] : connects) {
+    auto& d = dests[k];
+    d.addr = format_addr(k.family, k.daddr);
+    d.port = k.dport;
+    d.connects = n;
+  }
+  for (const auto& r : dump) {
+    if (r.state < TCPFSM_STATE_MAX) ++o.states[r.state];
+    if (r.timewait && r.state == TCPFSM_TIME_WAIT) {
+      if (by_port.count({r.netns, r.sport})) {
+        ++o.time_wait_server;
+        ++o.time_wait_server_ports[r.sport];
+      } else {
+        ++o.time_wait_client;
+        ConnectKey k{r.family, r.daddr, r.dport};
+        auto& d = dests[k];
+        d.addr = format_addr(r.family, r.daddr);
+        d.port = r.dport;
+        ++d.time_wait;
+      }
+    } else if (r.state == TCPFSM_FIN_WAIT2 && (r.timewait || r.inode == 0)) {
+      ++o.orphan_fin_wait2;
+    } else if (r.state == TCPFSM_SYN_RECV) {
+      if (const BoundListener* l = listener_of(r, by_port)) ++o.listeners[l->index].syn_recv;
+    }
+  }
+  for (auto& [k, d] : dests) o.destinations.push_back(d);
+  std::stable_sort(o.destinations.begin(), o.destinations.end(), [](const auto& a, const auto& b) {
+    return std::max(a.connects, a.time_wait) > std::max(b.connects, b.time_wait);
+  });
+  if (o.destinations.size() > 20) o.destinations.resize(20);
+  std::stable_sort(o.listeners.begin(), o.listeners.end(), [](const auto& a, const auto& b) {
+    return a.accept_queue + a.syn_recv > b.accept_queue + b.syn_recv;
+  });
+  return o;
+}
+
+}  // namespace tcpfsm

@@ -1,0 +1,216 @@
+// Prometheus text exposition of a MetricsSnapshot (see metrics.hpp).
+#include "views/metrics.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <tuple>
+
+#include "model/event.hpp"
+#include "model/tcp_state.hpp"
+
+namespace tcpfsm {
+namespace {
+
+// node_exporter's tcpstat states, in its order.
+constexpr uint8_t kNodeStates[] = {TCPFSM_ESTABLISHED, TCPFSM_SYN_SENT,  TCPFSM_SYN_RECV, TCPFSM_FIN_WAIT1,
+                                   TCPFSM_FIN_WAIT2,   TCPFSM_TIME_WAIT, TCPFSM_CLOSE,    TCPFSM_CLOSE_WAIT,
+                                   TCPFSM_LAST_ACK,    TCPFSM_LISTEN,    TCPFSM_CLOSING};
+
+// Label values are escaped as the format requires: backslash, quote, newline.
+std::string escape(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void state_gauges(std::string& out, const MetricsSnapshot& s) {
+  auto it = std::back_inserter(out);
+  header(out, "node_tcp_connection_states", "gauge", "Number of connection states.");
+  for (uint8_t st : kNodeStates) {
+    fmt::format_to(it, "node_tcp_connection_states{{state=\"{}\"}} {}\n", state_label(st),
+                   s.sockets[0][st] + s.sockets[1][st]);
+  }
+  header(out, "tcpfsm_sockets", "gauge", "TCP sockets by state and address family, followed live.");
+  for (int fam = 0; fam < 2; ++fam) {
+    for (uint8_t st : kNodeStates) {
+      fmt::format_to(it, "tcpfsm_sockets{{state=\"{}\",family=\"{}\"}} {}\n", state_label(st),
+                     family_name(fam ? AF_INET6 : AF_INET), s.sockets[fam][st]);
+    }
+  }
+  header(out, "tcpfsm_transitions_total", "counter", "TCP state transitions seen, by old and new state.");
+  for (uint8_t a = 0; a < TCPFSM_STATE_MAX; ++a) {
+    for (uint8_t b = 0; b < TCPFSM_STATE_MAX; ++b) {
+      if (uint64_t n = s.transitions[a][b]) {
+        fmt::format_to(it, "tcpfsm_transitions_total{{from=\"{}\",to=\"{}\"}} {}\n", state_label(a), state_label(b), n);
+      }
+    }
+  }
+}
+
+void durations(std::string& out, const MetricsSnapshot& s) {
+  auto it = std::back_inserter(out);
+  header(out, "tcpfsm_state_duration_seconds", "histogram",
+         "Time sockets spent in a state, recorded when they left it (TIME_WAIT: the timewait socket's life).");
+  for (uint8_t st : kNodeStates) {
+    const LifetimeHistogram& h = s.durations[st];
+    const auto label = state_label(st);
+    uint64_t cumulative = 0;
+    for (const auto& b : h.log2_buckets()) {
+      cumulative += b.count;
+      if (b.le_ns) {
+        fmt::format_to(it, "tcpfsm_state_duration_seconds_bucket{{state=\"{}\",le=\"{}\"}} {}\n", label,
+                       static_cast<double>(b.le_ns) / 1e9, cumulative);
+      } else {
+        fmt::format_to(it, "tcpfsm_state_duration_seconds_bucket{{state=\"{}\",le=\"+Inf\"}} {}\n", label, cumulative);
+      }
+    }
+    fmt::format_to(it, "tcpfsm_state_duration_seconds_sum{{state=\"{}\"}} {}\n", label,
+                   static_cast<double>(h.sum_ns() / 1e9L));
+    fmt::format_to(it, "tcpfsm_state_duration_seconds_count{{state=\"{}\"}} {}\n", label, h.count());
+  }
+  header(out, "tcpfsm_timewait_ends_total", "counter",
+         "Timewait sockets that ended: their timer expired, or something killed them early (reuse, RST, netns).");
+  fmt::format_to(it, "tcpfsm_timewait_ends_total{{how=\"expired\"}} {}\n", s.timewait_ends[0]);
+  fmt::format_to(it, "tcpfsm_timewait_ends_total{{how=\"killed\"}} {}\n", s.timewait_ends[1]);
+}
+
+void stuck(std::string& out, const MetricsSnapshot& s) {
+  auto it = std::back_inserter(out);
+  header(out, "tcpfsm_stuck_sockets", "gauge",
+         "Sockets held past the stuck age in CLOSE_WAIT, FIN_WAIT2, LAST_ACK, CLOSING, SYN_SENT or SYN_RECV, for the "
+         "top holders (see tcpfsm leaks).");
+  for (const auto& st : s.stuck) {
+    fmt::format_to(it, "tcpfsm_stuck_sockets{{state=\"{}\",comm=\"{}\",container=\"{}\"}} {}\n", state_label(st.state),
+                   escape(st.comm), escape(st.container), st.count);
+  }
+  header(out, "tcpfsm_stuck_pass_failures_total", "counter",
+         "Stuck-socket passes (a sock_diag dump and a /proc scan) that failed; tcpfsm_stuck_sockets keeps the last "
+         "good one.");
+  fmt::format_to(it, "tcpfsm_stuck_pass_failures_total {}\n", s.stuck_failures);
+  if (s.stuck_known) {
+    header(out, "tcpfsm_stuck_report_age_seconds", "gauge",
+           "Age of the stuck-socket pass behind tcpfsm_stuck_sockets.");
+    fmt::format_to(it, "tcpfsm_stuck_report_age_seconds {}\n", s.stuck_age_s);
+    header(out, "tcpfsm_stuck_owners_unreadable", "gauge",
+           "1 when the last stuck-socket pass could not read /proc, so every holder is <unknown>.");
+    fmt::format_to(it, "tcpfsm_stuck_owners_unreadable {}\n", s.stuck_owners_unreadable ? 1 : 0);
+  }
+}
+
+// Losses as one metric by reason; every other counter of kRunCounters as
+// tcpfsm_<name>_total, so a new counter is exported without code here.
+void counters(std::string& out, const MetricsSnapshot& s) {
+  auto it = std::back_inserter(out);
+  const RunCounters& c = s.counters;
+  header(out, "tcpfsm_events_lost_total", "counter",
+         "Transitions lost: the ring buffer was full, the kernel skipped a nested run and the rescue missed it, or the "
+         "kernel could not count a socket (no storage, timewait map full).");
+  fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"ringbuf\"}} {}\n", c.ringbuf_drops);
+  fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"recursion\"}} {}\n", c.lost_recursion());
+  fmt::format_to(it, "tcpfsm_events_lost_total{{reason=\"uncounted\"}} {}\n", c.uncounted);
+  for (const auto& f : kRunCounters) {
+    if (f.name == "ringbuf_drops" || f.name == "uncounted") continue;  // reasons above
+    const std::string name = fmt::format("tcpfsm_{}_total", f.name);
+    header(out, name, "counter", f.help);
+    fmt::format_to(it, "{} {}\n", name, c.*f.member);
+  }
+  header(out, "tcpfsm_state_drift", "gauge", "Sockets the last sock_diag reconciliation had to correct.");
+  fmt::format_to(it, "tcpfsm_state_drift {}\n", s.drift);
+  header(out, "tcpfsm_reconciliations_total", "counter", "sock_diag reconciliations run.");
+  fmt::format_to(it, "tcpfsm_reconciliations_total {}\n", s.reconciliations);
+  header(out, "tcpfsm_tracked_sockets", "gauge", "Sockets tcpfsm follows, timewait and request sockets included.");
+  fmt::format_to(it, "tcpfsm_tracked_sockets {}\n", s.tracked);
+}
+
+void bpf_stats(std::string& out, const MetricsSnapshot& s) {
+  if (s.bpf.empty()) return;
+  auto it = std::back_inserter(out);
+  header(out, "tcpfsm_bpf_run_seconds_total", "counter",
+         "Time tcpfsm's BPF programs ran (kernel BPF stats; counted only while they are on).");
+  for (const auto& p : s.bpf) {
+    fmt::format_to(it, "tcpfsm_bpf_run_seconds_total{{prog=\"{}\"}} {}\n", escape(p.prog),
+                   static_cast<double>(p.run_ns) / 1e9);
+  }
+  header(out, "tcpfsm_bpf_runs_total", "counter", "Runs of tcpfsm's BPF programs (kernel BPF stats).");
+  for (const auto& p : s.bpf) fmt::format_to(it, "tcpfsm_bpf_runs_total{{prog=\"{}\"}} {}\n", escape(p.prog), p.runs);
+}
+
+}  // namespace
+
+void fill_snapshot(MetricsSnapshot& s, const TcpTables& t) {
+  for (uint8_t st = 0; st < TCPFSM_STATE_MAX; ++st) {
+    s.sockets[0][st] = t.count(st, AF_INET);
+    s.sockets[1][st] = t.count(st, AF_INET6);
+    s.durations[st] = t.lifetime(st);
+    for (uint8_t to = 0; to < TCPFSM_STATE_MAX; ++to) s.transitions[st][to] = t.transitions(st, to);
+  }
+  s.timewait_ends = {t.timewait_ends(TimewaitEnd::Expired), t.timewait_ends(TimewaitEnd::Killed)};
+  s.tracked = t.tracked();
+}
+
+void fill_snapshot(MetricsSnapshot& s, const StatsContext& c, size_t stuck_top) {
+  s.counters = c.counters;
+  s.drift = c.last_drift;
+  s.reconciliations = c.reconciliations;
+  s.stuck_failures = c.stuck_failures;
+  if (c.stuck) {
+    s.stuck = stuck_series(*c.stuck, stuck_top);
+    s.stuck_known = true;
+    s.stuck_age_s = static_cast<double>(c.stuck_age_ns) / 1e9;
+    s.stuck_owners_unreadable = !c.stuck->owner_error.empty();
+  }
+}
+
+std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n) {
+  std::map<std::tuple<uint8_t, std::string, std::string>, uint64_t> sums;
+  for (const auto& g : r.groups) {
+    std::string comm, container;
+    if (g.process) {
+      comm = g.process->comm;
+      container = g.process->container_id.substr(0, 12);
+    } else {
+      comm = g.kind == HolderKind::Orphaned ? "<orphaned>" : "<unknown>";
+    }
+    sums[{g.state, comm, container}] += g.count;
+  }
+  std::vector<StuckSeries> out;
+  for (const auto& [key, count] : sums) out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+  std::stable_sort(out.begin(), out.end(),
+                   [](const StuckSeries& a, const StuckSeries& b) { return a.count > b.count; });
+  if (out.size() > n) out.resize(n);
+  return out;
+}
+
+std::string render_metrics(const MetricsSnapshot& s) {
+  std::string out;
+  out.reserve(64 * 1024);
+  state_gauges(out, s);
+  durations(out, s);
+  stuck(out, s);
+  counters(out, s);
+  bpf_stats(out, s);
+  header(out, "tcpfsm_build_info", "gauge", "tcpfsm's version; always 1.");
+  fmt::format_to(std::back_inserter(out), "tcpfsm_build_info{{version=\"{}\"}} 1\n", escape(s.version));
+  return out;
+}
+
+}  // namespace tcpfsm

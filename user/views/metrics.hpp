@@ -1,0 +1,65 @@
+// The Prometheus view (`tcpfsm serve`): a snapshot of everything the live
+// engine knows, copied on the consumer thread, and rendered in text
+// exposition format 0.0.4 on the HTTP thread, so a scrape never waits for
+// the consumer nor the consumer for a scrape.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "account/leak_finder.hpp"
+#include "account/stats_context.hpp"
+#include "account/tables.hpp"
+#include "model/lifetime_histogram.hpp"
+#include "model/run_counters.hpp"
+#include "tcpfsm/event.h"
+
+namespace tcpfsm {
+
+// One series of tcpfsm_stuck_sockets.
+struct StuckSeries {
+  uint8_t state = 0;
+  std::string comm;       // "<orphaned>" or "<unknown>" for sockets no process holds
+  std::string container;  // short container id, "" outside containers
+  uint64_t count = 0;
+};
+
+struct BpfProgStats {
+  std::string prog;
+  uint64_t run_ns = 0;
+  uint64_t runs = 0;
+};
+
+struct MetricsSnapshot {
+  std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2> sockets{};  // [0: IPv4, 1: IPv6][state]
+  std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
+  std::array<LifetimeHistogram, TCPFSM_STATE_MAX> durations;
+  std::array<uint64_t, 2> timewait_ends{};  // [expired, killed]
+  RunCounters counters;
+  uint64_t drift = 0;
+  uint64_t reconciliations = 0;
+  uint64_t tracked = 0;
+  std::vector<StuckSeries> stuck;        // at most the top N
+  bool stuck_known = false;              // a leak pass has finished
+  double stuck_age_s = 0;                // how old the report behind `stuck` is
+  uint64_t stuck_failures = 0;           // leak passes that failed
+  bool stuck_owners_unreadable = false;  // the last pass could not read /proc for holders
+  std::vector<BpfProgStats> bpf;         // empty unless BPF stats are on
+  std::string version;
+};
+
+// Copies what a scrape needs from the table and the engine's context (no
+// per-socket data: the cost does not grow with the number of sockets).
+void fill_snapshot(MetricsSnapshot& s, const TcpTables& t);
+void fill_snapshot(MetricsSnapshot& s, const StatsContext& c, size_t stuck_top);
+
+// The top `n` holders of a leak report as (state, comm, container) series,
+// summed over processes that share all three, most sockets first.
+std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n);
+
+// Prometheus text exposition format 0.0.4.
+std::string render_metrics(const MetricsSnapshot& s);
+
+}  // namespace tcpfsm
