@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "collect/proc_owners.hpp"
+#include "collect/proc_parse.hpp"
 #include "diagnose/doctor.hpp"
 
 namespace {

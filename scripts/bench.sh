@@ -166,7 +166,10 @@ run_one() {
     trace)
       delivered=$(grep -c '"type":"state"' /dev/shm/tcpfsm-bench-trace.json || true)
       tail -n1 /dev/shm/tcpfsm-bench-trace.json >"$WORK/summary"
-      ringbuf=$(json_num ringbuf "$WORK/summary"); recursion=$(json_num recursion "$WORK/summary")
+      # The capture's summary: every counter by name (model/run_counters.hpp).
+      ringbuf=$(json_num ringbuf_drops "$WORK/summary")
+      misses=$(json_num recursion_misses "$WORK/summary"); rescued=$(json_num rescued "$WORK/summary")
+      recursion=$((misses > rescued ? misses - rescued : 0))
       rm -f /dev/shm/tcpfsm-bench-trace.json ;;
     serve)
       delivered=$(awk '/^tcpfsm_transitions_total/ { s += $2 } END { print s + 0 }' "$WORK/scrape")

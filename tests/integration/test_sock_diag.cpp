@@ -178,61 +178,145 @@ std::array<uint8_t, 16> v6_loopback() {
   return a;
 }
 
-TEST(SockDiag, DumpMatchesSsInAFreshNamespace) {
-  in_fresh_netns([](uint32_t netns) {
-    ASSERT_NE(netns, 0u);
-    ASSERT_NE(netns, self_netns()) << "the thread did not get a namespace of its own";
+// One socket in each state a dump can report, made for real in the
+// caller's (fresh) namespace: what DumpMatchesSsInAFreshNamespace dumps.
+struct SocketZoo {
+  // LISTEN: a plain IPv4 listener.
+  Fd listener = listen_loopback(AF_INET);
+  uint16_t port = local_port(listener.get());
+  // ESTABLISHED pair.
+  Fd est_client, est_server;
+  // Client closed first, server still open: server in CLOSE_WAIT; the orphaned
+  // client in FIN_WAIT2 is handed to tcp_time_wait(sk, TCP_FIN_WAIT2, ...) because
+  // tcp_fin_timeout (60 s in a fresh namespace) is not above TCP_TIMEWAIT_LEN,
+  // so it is a timewait socket in the FIN_WAIT2 substate.
+  Fd fw2_server;
+  uint16_t fw2_port = 0;
+  // Client shut down its side but keeps the fd: a full socket in FIN_WAIT2.
+  Fd half_client, half_server;
+  uint16_t half_port = 0;
+  // Client closed, then the server: the client ends in TIME_WAIT, the server goes away.
+  uint16_t tw_port = 0;
+  // A request socket: with TCP_DEFER_ACCEPT the listener drops the bare
+  // final ACK, so the connection stays a request (NEW_SYN_RECV) on the
+  // server side while the client is ESTABLISHED.
+  Fd deferred, req_client;
+  uint16_t deferred_port = 0, req_client_port = 0;
 
-    // LISTEN: a plain IPv4 listener.
-    Fd listener = listen_loopback(AF_INET);
-    const uint16_t port = local_port(listener.get());
+  SocketZoo() {
+    est_client = connect_loopback(AF_INET, port);
+    est_server = accept_one(listener.get());
 
-    // ESTABLISHED pair.
-    Fd est_client = connect_loopback(AF_INET, port);
-    Fd est_server = accept_one(listener.get());
-
-    // Client closed first, server still open: server in CLOSE_WAIT; the orphaned
-    // client in FIN_WAIT2 is handed to tcp_time_wait(sk, TCP_FIN_WAIT2, ...) because
-    // tcp_fin_timeout (60 s in a fresh namespace) is not above TCP_TIMEWAIT_LEN,
-    // so it is a timewait socket in the FIN_WAIT2 substate.
     Fd fw2_client = connect_loopback(AF_INET, port);
-    Fd fw2_server = accept_one(listener.get());
-    const uint16_t fw2_port = local_port(fw2_client.get());
+    fw2_server = accept_one(listener.get());
+    fw2_port = local_port(fw2_client.get());
     fw2_client.reset();
     expect_eof(fw2_server.get());
 
-    // Client shut down its side but keeps the fd: a full socket in FIN_WAIT2.
-    Fd half_client = connect_loopback(AF_INET, port);
-    Fd half_server = accept_one(listener.get());
-    const uint16_t half_port = local_port(half_client.get());
-    ASSERT_EQ(shutdown(half_client.get(), SHUT_WR), 0) << strerror(errno);
+    half_client = connect_loopback(AF_INET, port);
+    half_server = accept_one(listener.get());
+    half_port = local_port(half_client.get());
+    EXPECT_EQ(shutdown(half_client.get(), SHUT_WR), 0) << strerror(errno);
     expect_eof(half_server.get());
 
-    // Client closed, then the server: the client ends in TIME_WAIT, the server goes away.
     Fd tw_client = connect_loopback(AF_INET, port);
     Fd tw_server = accept_one(listener.get());
-    const uint16_t tw_port = local_port(tw_client.get());
+    tw_port = local_port(tw_client.get());
     tw_client.reset();
     expect_eof(tw_server.get());
     tw_server.reset();
 
-    // A request socket: with TCP_DEFER_ACCEPT the listener drops the bare
-    // final ACK, so the connection stays a request (NEW_SYN_RECV) on the
-    // server side while the client is ESTABLISHED.
-    Fd deferred = listen_loopback(AF_INET6);
+    deferred = listen_loopback(AF_INET6);
     const int defer_secs = 600;
-    ASSERT_EQ(setsockopt(deferred.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs)), 0)
+    EXPECT_EQ(setsockopt(deferred.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_secs, sizeof(defer_secs)), 0)
         << strerror(errno);
-    const uint16_t deferred_port = local_port(deferred.get());
-    Fd req_client = connect_loopback(AF_INET6, deferred_port);
-    const uint16_t req_client_port = local_port(req_client.get());
+    deferred_port = local_port(deferred.get());
+    req_client = connect_loopback(AF_INET6, deferred_port);
+    req_client_port = local_port(req_client.get());
+  }
+};
+
+void expect_listener_and_established(const std::vector<SocketRecord>& records, const SocketZoo& z) {
+  const SocketRecord* l = find_by_sport(records, AF_INET, z.port, kListen);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->inode, fd_inode(z.listener.get()));
+  EXPECT_NE(l->inode, 0u);
+  EXPECT_FALSE(l->timewait);
+  EXPECT_FALSE(l->request);
+  EXPECT_EQ(l->uid, geteuid());
+  EXPECT_EQ(l->dport, 0);
+
+  const SocketRecord* e = find_by_sport(records, AF_INET, local_port(z.est_client.get()), kEstablished);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->inode, fd_inode(z.est_client.get()));
+  EXPECT_EQ(e->dport, z.port);
+  EXPECT_EQ(e->daddr, v4_loopback());
+  EXPECT_FALSE(e->timewait);
+  const SocketRecord* es = find_by_sport(records, AF_INET, z.port, kEstablished);
+  ASSERT_NE(es, nullptr);
+  EXPECT_EQ(es->inode, fd_inode(z.est_server.get()));
+  EXPECT_EQ(es->dport, local_port(z.est_client.get()));
+}
+
+void expect_closing_ones(const std::vector<SocketRecord>& records, const SocketZoo& z) {
+  const SocketRecord* fw2 = find_by_sport(records, AF_INET, z.fw2_port, kFinWait2);
+  ASSERT_NE(fw2, nullptr);
+  EXPECT_TRUE(fw2->timewait) << "an orphaned FIN_WAIT2 socket is an inet_timewait_sock";
+  EXPECT_EQ(fw2->inode, 0u);
+  EXPECT_FALSE(fw2->request);
+
+  const SocketRecord* half = find_by_sport(records, AF_INET, z.half_port, kFinWait2);
+  ASSERT_NE(half, nullptr);
+  EXPECT_FALSE(half->timewait) << "a FIN_WAIT2 socket that still has its fd is a full socket";
+  EXPECT_EQ(half->inode, fd_inode(z.half_client.get()));
+
+  size_t close_wait = 0;
+  for (const auto& r : records) {
+    if (r.state != kCloseWait) continue;
+    ++close_wait;
+    EXPECT_EQ(r.sport, z.port);
+    EXPECT_TRUE(r.dport == z.fw2_port || r.dport == z.half_port) << r.dport;
+    EXPECT_TRUE(r.inode == fd_inode(z.fw2_server.get()) || r.inode == fd_inode(z.half_server.get()));
+    EXPECT_FALSE(r.timewait);
+  }
+  EXPECT_EQ(close_wait, 2u);
+
+  const SocketRecord* tw = find_by_sport(records, AF_INET, z.tw_port, kTimeWait);
+  ASSERT_NE(tw, nullptr);
+  EXPECT_TRUE(tw->timewait);
+  EXPECT_FALSE(tw->request);
+  EXPECT_EQ(tw->inode, 0u);
+  EXPECT_EQ(tw->dport, z.port);
+}
+
+void expect_request_socket(const std::vector<SocketRecord>& records, const SocketZoo& z) {
+  const SocketRecord* req = find_by_sport(records, AF_INET6, z.deferred_port, kSynRecv);
+  ASSERT_NE(req, nullptr);
+  EXPECT_TRUE(req->request);
+  EXPECT_FALSE(req->timewait);
+  EXPECT_EQ(req->inode, 0u);
+  EXPECT_EQ(req->dport, z.req_client_port);
+  EXPECT_EQ(req->daddr, v6_loopback());
+  const SocketRecord* rc = find_by_sport(records, AF_INET6, z.req_client_port, kEstablished);
+  ASSERT_NE(rc, nullptr);
+  EXPECT_EQ(rc->inode, fd_inode(z.req_client.get()));
+  EXPECT_FALSE(rc->request);
+  const SocketRecord* dl = find_by_sport(records, AF_INET6, z.deferred_port, kListen);
+  ASSERT_NE(dl, nullptr);
+  EXPECT_EQ(dl->inode, fd_inode(z.deferred.get()));
+}
+
+TEST(SockDiag, DumpMatchesSsInAFreshNamespace) {
+  in_fresh_netns([](uint32_t netns) {
+    ASSERT_NE(netns, 0u);
+    ASSERT_NE(netns, self_netns()) << "the thread did not get a namespace of its own";
+    const SocketZoo zoo;
 
     const std::map<std::string, int> want = {{"LISTEN", 2},     {"ESTAB", 3},     {"FIN-WAIT-2", 2},
                                              {"CLOSE-WAIT", 2}, {"TIME-WAIT", 1}, {"SYN-RECV", 1}};
     const std::vector<SocketRecord> records = dump_when(netns, want);
     const auto counts = count_states(records);
     ASSERT_EQ(counts, want) << "dump: " << describe(counts);
-
     const auto ss = ss_counts();
     EXPECT_EQ(counts, ss) << "dump: " << describe(counts) << "\nss:   " << describe(ss);
 
@@ -244,70 +328,9 @@ TEST(SockDiag, DumpMatchesSsInAFreshNamespace) {
       EXPECT_FALSE(r.timewait && r.request);
       EXPECT_EQ(r.saddr, r.family == AF_INET ? v4_loopback() : v6_loopback());
     }
-
-    const SocketRecord* l = find_by_sport(records, AF_INET, port, kListen);
-    ASSERT_NE(l, nullptr);
-    EXPECT_EQ(l->inode, fd_inode(listener.get()));
-    EXPECT_NE(l->inode, 0u);
-    EXPECT_FALSE(l->timewait);
-    EXPECT_FALSE(l->request);
-    EXPECT_EQ(l->uid, geteuid());
-    EXPECT_EQ(l->dport, 0);
-
-    const SocketRecord* e = find_by_sport(records, AF_INET, local_port(est_client.get()), kEstablished);
-    ASSERT_NE(e, nullptr);
-    EXPECT_EQ(e->inode, fd_inode(est_client.get()));
-    EXPECT_EQ(e->dport, port);
-    EXPECT_EQ(e->daddr, v4_loopback());
-    EXPECT_FALSE(e->timewait);
-    const SocketRecord* es = find_by_sport(records, AF_INET, port, kEstablished);
-    ASSERT_NE(es, nullptr);
-    EXPECT_EQ(es->inode, fd_inode(est_server.get()));
-    EXPECT_EQ(es->dport, local_port(est_client.get()));
-
-    const SocketRecord* fw2 = find_by_sport(records, AF_INET, fw2_port, kFinWait2);
-    ASSERT_NE(fw2, nullptr);
-    EXPECT_TRUE(fw2->timewait) << "an orphaned FIN_WAIT2 socket is an inet_timewait_sock";
-    EXPECT_EQ(fw2->inode, 0u);
-    EXPECT_FALSE(fw2->request);
-
-    const SocketRecord* half = find_by_sport(records, AF_INET, half_port, kFinWait2);
-    ASSERT_NE(half, nullptr);
-    EXPECT_FALSE(half->timewait) << "a FIN_WAIT2 socket that still has its fd is a full socket";
-    EXPECT_EQ(half->inode, fd_inode(half_client.get()));
-
-    size_t close_wait = 0;
-    for (const auto& r : records) {
-      if (r.state != kCloseWait) continue;
-      ++close_wait;
-      EXPECT_EQ(r.sport, port);
-      EXPECT_TRUE(r.dport == fw2_port || r.dport == half_port) << r.dport;
-      EXPECT_TRUE(r.inode == fd_inode(fw2_server.get()) || r.inode == fd_inode(half_server.get()));
-      EXPECT_FALSE(r.timewait);
-    }
-    EXPECT_EQ(close_wait, 2u);
-
-    const SocketRecord* tw = find_by_sport(records, AF_INET, tw_port, kTimeWait);
-    ASSERT_NE(tw, nullptr);
-    EXPECT_TRUE(tw->timewait);
-    EXPECT_FALSE(tw->request);
-    EXPECT_EQ(tw->inode, 0u);
-    EXPECT_EQ(tw->dport, port);
-
-    const SocketRecord* req = find_by_sport(records, AF_INET6, deferred_port, kSynRecv);
-    ASSERT_NE(req, nullptr);
-    EXPECT_TRUE(req->request);
-    EXPECT_FALSE(req->timewait);
-    EXPECT_EQ(req->inode, 0u);
-    EXPECT_EQ(req->dport, req_client_port);
-    EXPECT_EQ(req->daddr, v6_loopback());
-    const SocketRecord* rc = find_by_sport(records, AF_INET6, req_client_port, kEstablished);
-    ASSERT_NE(rc, nullptr);
-    EXPECT_EQ(rc->inode, fd_inode(req_client.get()));
-    EXPECT_FALSE(rc->request);
-    const SocketRecord* dl = find_by_sport(records, AF_INET6, deferred_port, kListen);
-    ASSERT_NE(dl, nullptr);
-    EXPECT_EQ(dl->inode, fd_inode(deferred.get()));
+    expect_listener_and_established(records, zoo);
+    expect_closing_ones(records, zoo);
+    expect_request_socket(records, zoo);
   });
 }
 
@@ -529,105 +552,117 @@ struct RunNetnsReport {
   char message[256];
 };
 
+// In a child of its own: leaves one TIME_WAIT socket in a new network
+// namespace, says so on `ready`, and exits when `go` closes, so that only a
+// /run/netns bind mount leads to the namespace. Exits nonzero on a failure.
+[[noreturn]] void leave_a_timewait_socket(int ready, int go) {
+  if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) _exit(1);
+  const int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (l < 0 || bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 4) != 0 ||
+      getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    _exit(2);
+  const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c < 0 || connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(3);
+  const int s = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+  if (s < 0) _exit(4);
+  close(c);
+  char ch;
+  if (read(s, &ch, 1) != 0) _exit(5);
+  close(s);
+  close(l);
+  // Wait until the client is in TIME_WAIT and nothing else is left.
+  for (int i = 0; i < 1000; ++i) {
+    auto d = dump_tcp_sockets(0);
+    if (d.ok() && d->size() == 1 && (*d)[0].state == kTimeWait) {
+      if (write(ready, "x", 1) != 1) _exit(6);
+      while (read(go, &ch, 1) < 0 && errno == EINTR) {
+      }
+      _exit(0);
+    }
+    usleep(10000);
+  }
+  _exit(7);
+}
+
+// What the two dumps found, for the report.
+void dump_the_bound_namespace(RunNetnsReport& rep) {
+  auto only = dump_namespaces(rep.netns);
+  rep.only_ok = only.ok();
+  if (only.ok()) {
+    rep.only_namespaces = static_cast<uint32_t>(only->namespaces.size());
+    rep.only_first = only->namespaces.empty() ? 0 : only->namespaces[0];
+    rep.only_sockets = static_cast<uint32_t>(only->sockets.size());
+    if (!only->sockets.empty()) {
+      rep.only_state = only->sockets[0].state;
+      rep.only_timewait = only->sockets[0].timewait;
+      rep.only_record_netns = only->sockets[0].netns;
+    }
+  } else {
+    std::snprintf(rep.message, sizeof(rep.message), "%s", only.error().message.c_str());
+  }
+  auto all = dump_namespaces(0);
+  rep.all_ok = all.ok();
+  if (all.ok()) {
+    rep.all_contains = std::count(all->namespaces.begin(), all->namespaces.end(), rep.netns);
+  } else if (rep.message[0] == '\0') {
+    std::snprintf(rep.message, sizeof(rep.message), "%s", all.error().message.c_str());
+  }
+}
+
+// The runner: a private mount namespace with a tmpfs /run, where
+// /run/netns/tcpfsm-test becomes a bind mount of the namespace the
+// grandchild leaves; then both dumps. Returns the stage it stopped at.
+int run_netns_runner(RunNetnsReport& rep) {
+  if (unshare(CLONE_NEWNS) != 0) return 1;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 2;
+  if (mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") != 0) return 3;
+  if (mkdir("/run/netns", 0755) != 0) return 4;
+  const int placeholder = open("/run/netns/tcpfsm-test", O_CREAT | O_RDONLY | O_CLOEXEC, 0444);
+  if (placeholder < 0) return 5;
+  close(placeholder);
+  int ready[2];
+  int go[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) return 6;
+  const pid_t gc = fork();
+  if (gc == 0) {
+    close(ready[0]);
+    close(go[1]);  // else the read on go[0] never sees the runner's close
+    leave_a_timewait_socket(ready[1], go[0]);
+  }
+  if (gc < 0) return 7;
+  close(ready[1]);
+  close(go[0]);
+  char ch;
+  if (read(ready[0], &ch, 1) != 1) return 8;
+  const std::string gc_ns = "/proc/" + std::to_string(gc) + "/ns/net";
+  if (mount(gc_ns.c_str(), "/run/netns/tcpfsm-test", nullptr, MS_BIND, nullptr) != 0) return 9;
+  struct stat st {};
+  if (stat("/run/netns/tcpfsm-test", &st) != 0) return 10;
+  rep.netns = static_cast<uint32_t>(st.st_ino);
+  close(go[1]);
+  int status = 0;
+  if (waitpid(gc, &status, 0) != gc || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 11;
+  dump_the_bound_namespace(rep);
+  return 0;
+}
+
+// A namespace whose last process has exited, so only /run/netns leads to it
+// (and only a TIME_WAIT socket is left in it): dump_namespaces finds it.
+// Nothing outside the runner sees the mounts.
 TEST(SockDiag, DumpNamespacesEntersARunNetnsEntry) {
-  // A runner child with a private mount namespace gets a tmpfs /run, makes
-  // /run/netns/tcpfsm-test a bind mount of a namespace whose last process has
-  // exited (so only /run/netns leads to it, and only a TIME_WAIT socket is
-  // left in it), and dumps it. Nothing outside the runner sees the mounts.
   int pipefd[2];
   ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
   const pid_t runner = fork_child([&]() -> int {
     close(pipefd[0]);
     RunNetnsReport rep{};
-    auto stop = [&](int stage) {
-      rep.stage = stage;
-      rep.err = errno;
-      (void)!write(pipefd[1], &rep, sizeof(rep));
-      return 0;
-    };
-    if (unshare(CLONE_NEWNS) != 0) return stop(1);
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return stop(2);
-    if (mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") != 0) return stop(3);
-    if (mkdir("/run/netns", 0755) != 0) return stop(4);
-    const int placeholder = open("/run/netns/tcpfsm-test", O_CREAT | O_RDONLY | O_CLOEXEC, 0444);
-    if (placeholder < 0) return stop(5);
-    close(placeholder);
-
-    int ready[2];
-    int go[2];
-    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) return stop(6);
-    const pid_t gc = fork();
-    if (gc == 0) {
-      close(ready[0]);
-      close(go[1]);  // else the read on go[0] below never sees the runner's close
-      // Leaves a TIME_WAIT socket behind in a namespace of its own.
-      if (unshare(CLONE_NEWNET) != 0 || !bring_up_loopback()) _exit(1);
-      const int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      socklen_t len = sizeof(a);
-      if (l < 0 || bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 4) != 0 ||
-          getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        _exit(2);
-      const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (c < 0 || connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(3);
-      const int s = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-      if (s < 0) _exit(4);
-      close(c);
-      char ch;
-      if (read(s, &ch, 1) != 0) _exit(5);
-      close(s);
-      close(l);
-      // Wait until the client is in TIME_WAIT and nothing else is left.
-      for (int i = 0; i < 1000; ++i) {
-        auto d = dump_tcp_sockets(0);
-        if (d.ok() && d->size() == 1 && (*d)[0].state == kTimeWait) {
-          if (write(ready[1], "x", 1) != 1) _exit(6);
-          while (read(go[0], &ch, 1) < 0 && errno == EINTR) {
-          }
-          _exit(0);
-        }
-        usleep(10000);
-      }
-      _exit(7);
-    }
-    if (gc < 0) return stop(7);
-    close(ready[1]);
-    close(go[0]);
-    char ch;
-    if (read(ready[0], &ch, 1) != 1) return stop(8);
-    const std::string gc_ns = "/proc/" + std::to_string(gc) + "/ns/net";
-    if (mount(gc_ns.c_str(), "/run/netns/tcpfsm-test", nullptr, MS_BIND, nullptr) != 0) return stop(9);
-    struct stat st {};
-    if (stat("/run/netns/tcpfsm-test", &st) != 0) return stop(10);
-    rep.netns = static_cast<uint32_t>(st.st_ino);
-    close(go[1]);
-    int status = 0;
-    if (waitpid(gc, &status, 0) != gc || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return stop(11);
-
-    auto only = dump_namespaces(rep.netns);
-    rep.only_ok = only.ok();
-    if (only.ok()) {
-      rep.only_namespaces = static_cast<uint32_t>(only->namespaces.size());
-      rep.only_first = only->namespaces.empty() ? 0 : only->namespaces[0];
-      rep.only_sockets = static_cast<uint32_t>(only->sockets.size());
-      if (!only->sockets.empty()) {
-        rep.only_state = only->sockets[0].state;
-        rep.only_timewait = only->sockets[0].timewait;
-        rep.only_record_netns = only->sockets[0].netns;
-      }
-    } else {
-      std::snprintf(rep.message, sizeof(rep.message), "%s", only.error().message.c_str());
-    }
-    auto all = dump_namespaces(0);
-    rep.all_ok = all.ok();
-    if (all.ok()) {
-      rep.all_contains = std::count(all->namespaces.begin(), all->namespaces.end(), rep.netns);
-    } else if (rep.message[0] == '\0') {
-      std::snprintf(rep.message, sizeof(rep.message), "%s", all.error().message.c_str());
-    }
-    return stop(0);
+    rep.stage = run_netns_runner(rep);
+    rep.err = errno;
+    (void)!write(pipefd[1], &rep, sizeof(rep));
+    return 0;
   });
   close(pipefd[1]);
   ASSERT_GT(runner, 0);

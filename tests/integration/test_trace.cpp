@@ -12,7 +12,6 @@
 
 #include "base/clock.hpp"
 #include "harness.hpp"
-#include "model/tcp_state.hpp"
 
 namespace tcpfsm::test {
 namespace {

@@ -9,7 +9,6 @@
 
 #include "base/parse.hpp"
 #include "cli/cli.hpp"
-#include "cli/values.hpp"
 
 namespace tcpfsm {
 namespace {

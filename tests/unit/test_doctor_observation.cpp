@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include "diagnose/doctor.hpp"
-#include "views/doctor_view.hpp"
 
 namespace tcpfsm {
 namespace {

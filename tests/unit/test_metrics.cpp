@@ -8,7 +8,6 @@
 
 #include "account/state_table.hpp"
 #include "base/version.hpp"
-#include "cli/cli.hpp"
 #include "cli/values.hpp"
 #include "views/metrics.hpp"
 

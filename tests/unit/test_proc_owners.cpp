@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collect/proc_owners.hpp"
+#include "collect/proc_parse.hpp"
 
 namespace tcpfsm {
 namespace {

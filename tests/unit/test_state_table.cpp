@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "account/state_table.hpp"
-#include "collect/sock_diag.hpp"
 #include "model/event.hpp"
+#include "model/socket_record.hpp"
 
 namespace tcpfsm {
 namespace {

@@ -19,7 +19,6 @@
 
 #include "collect/proc_owners.hpp"
 #include "collect/sock_diag.hpp"
-#include "model/tcp_state.hpp"
 #include "tcpfsm/event.h"
 
 namespace tcpfsm {

@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "model/tcp_state.hpp"
-
 namespace tcpfsm {
 namespace {
 

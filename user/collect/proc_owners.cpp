@@ -16,6 +16,7 @@
 
 #include "base/parse.hpp"
 #include "base/unique_fd.hpp"
+#include "collect/proc_parse.hpp"
 
 namespace tcpfsm {
 namespace {

@@ -13,8 +13,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "collect/proc_parse.hpp"
-
 namespace tcpfsm {
 
 struct ProcessInfo {

@@ -10,10 +10,11 @@
 #include <chrono>
 #include <map>
 
-#include "account/leak_watcher.hpp"
+#include "account/leak_finder.hpp"
 #include "base/clock.hpp"
 #include "base/output.hpp"
 #include "collect/netns.hpp"
+#include "collect/sock_diag.hpp"
 #include "commands/checks.hpp"
 #include "commands/commands.hpp"
 #include "commands/privileges.hpp"

@@ -51,7 +51,6 @@ std::optional<EventKind> parse_kind(std::string_view name) {
   return i ? std::optional(static_cast<EventKind>(*i)) : std::nullopt;
 }
 
-std::string_view family_name(uint8_t family) { return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : ""; }
 
 std::optional<uint8_t> parse_family(std::string_view name) {
   if (name == "ipv4") return AF_INET;

@@ -2,6 +2,8 @@
 // of its enums. Everything past the decoder works on Event, never on bytes.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -40,7 +42,9 @@ std::optional<EventKind> parse_kind(std::string_view name);
 
 // "ipv4" for AF_INET, "ipv6" for AF_INET6: the one spelling of a family in
 // every output (JSON, metric labels); "" for anything else.
-std::string_view family_name(uint8_t family);
+constexpr std::string_view family_name(uint8_t family) {
+  return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "";
+}
 std::optional<uint8_t> parse_family(std::string_view name);
 
 // For kind State: a transition oldstate -> newstate of the socket `cookie`.

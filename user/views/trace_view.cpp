@@ -124,6 +124,17 @@ namespace {
 // One JSON record, written into a buffer on the stack that holds the largest
 // record there can be, then appended to the output in one piece: no capacity
 // check or call per field.
+template <const std::string_view& Name, char Before>
+constexpr std::array<char, Name.size() + 4> key_token() {
+  std::array<char, Name.size() + 4> t{};
+  t[0] = Before;
+  t[1] = '"';
+  for (size_t i = 0; i < Name.size(); ++i) t[i + 2] = Name[i];
+  t[Name.size() + 2] = '"';
+  t[Name.size() + 3] = ':';
+  return t;
+}
+
 class RecordWriter {
  public:
   // Longest record: the literals (under 300 bytes), four 64-bit numbers, a
@@ -140,16 +151,26 @@ class RecordWriter {
     std::memcpy(p_, s.data(), s.size());
     p_ += s.size();
   }
-  // `{"name":` and `,"name":`
-  void first_key(std::string_view name) {
-    *p_++ = '{';
-    quoted(name);
-    *p_++ = ':';
+  // `,"name":` (or `{"name":` for the first), as one constant-size copy:
+  // the token is built at compile time from the capture format's name, so
+  // a key costs what a string literal did.
+  template <const std::string_view& Name, char Before = ','>
+  void key() {
+    static constexpr auto token = key_token<Name, Before>();
+    std::memcpy(p_, token.data(), token.size());
+    p_ += token.size();
   }
-  void key(std::string_view name) {
-    *p_++ = ',';
-    quoted(name);
-    *p_++ = ':';
+  template <const std::string_view& Name>
+  void first_key() {
+    key<Name, '{'>();
+  }
+  // A constant of the format, quoted.
+  template <const std::string_view& Value>
+  void quoted() {
+    *p_++ = '"';
+    std::memcpy(p_, Value.data(), Value.size());
+    p_ += Value.size();
+    *p_++ = '"';
   }
   void quoted(std::string_view name) {
     *p_++ = '"';
@@ -197,17 +218,22 @@ class RecordWriter {
 // "netns" to "dport", the same in both kinds of record.
 void endpoint_fields(RecordWriter& w, const Event& e) {
   namespace cap = capture;
-  w.key(cap::kNetns);
+  w.key<cap::kNetns>();
   w.num(e.netns);
-  w.key(cap::kFamily);
-  w.quoted(family_name(e.family));
-  w.key(cap::kSaddr);
+  w.key<cap::kFamily>();
+  // Both spellings are 4 characters: a fixed-size copy.
+  static_assert(family_name(AF_INET).size() == 4 && family_name(AF_INET6).size() == 4);
+  *w.cursor()++ = '"';
+  std::memcpy(w.cursor(), family_name(e.family == AF_INET6 ? AF_INET6 : AF_INET).data(), 4);
+  w.cursor() += 4;
+  *w.cursor()++ = '"';
+  w.key<cap::kSaddr>();
   w.quoted_addr(e.family, e.saddr);
-  w.key(cap::kSport);
+  w.key<cap::kSport>();
   w.num(e.sport);
-  w.key(cap::kDaddr);
+  w.key<cap::kDaddr>();
   w.quoted_addr(e.family, e.daddr);
-  w.key(cap::kDport);
+  w.key<cap::kDport>();
   w.num(e.dport);
 }
 
@@ -240,51 +266,55 @@ char* JsonFormatter::append_time(char* p, int64_t realtime_ns) const {
 void JsonFormatter::append(std::string& out, const Event& e) const {
   namespace cap = capture;
   RecordWriter w;
-  w.first_key(cap::kType);
-  w.quoted(e.is_timewait() ? cap::kTimewaitRecord : cap::kStateRecord);
-  w.key(cap::kTs);
-  w.lit("\"");
+  w.first_key<cap::kType>();
+  if (e.is_timewait()) {
+    w.quoted<cap::kTimewaitRecord>();
+  } else {
+    w.quoted<cap::kStateRecord>();
+  }
+  w.key<cap::kTs>();
+  *w.cursor()++ = '"';
   w.cursor() = append_time(w.cursor(), clock_.to_realtime_ns(e.ts_ns));
-  w.lit("\"");
-  w.key(cap::kMonoNs);
+  *w.cursor()++ = '"';
+  w.key<cap::kMonoNs>();
   w.num(e.ts_ns);
   if (e.is_timewait()) {
-    w.key(cap::kEvent);
+    w.key<cap::kEvent>();
     w.quoted(kind_name(e.kind));
-    w.key(cap::kTw);
+    w.key<cap::kTw>();
     w.quoted_hex(e.skaddr);
-    w.key(cap::kCookie);
+    w.key<cap::kCookie>();
     w.num(e.cookie);
     endpoint_fields(w, e);
-    w.key(cap::kSubstate);
+    w.key<cap::kSubstate>();
     w.quoted(state_name(e.newstate));
     w.lit("}\n");
     w.append_to(out);
     return;
   }
-  w.key(cap::kSk);
+  w.key<cap::kSk>();
   w.quoted_hex(e.skaddr);
-  w.key(cap::kCookie);
+  w.key<cap::kCookie>();
   w.num(e.cookie);
-  w.key(cap::kPid);
+  w.key<cap::kPid>();
   w.num(e.pid);
-  w.key(cap::kComm);
+  w.key<cap::kComm>();
   w.comm(e.comm_view());
-  w.key(cap::kOwner);
+  w.key<cap::kOwner>();
   w.quoted(owner_name(e.owner));
   endpoint_fields(w, e);
-  w.key(cap::kOld);
+  w.key<cap::kOld>();
   w.quoted(state_name(e.oldstate));
-  w.key(cap::kNew);
+  w.key<cap::kNew>();
   w.quoted(state_name(e.newstate));
-  w.key(cap::kPrevNs);
+  w.key<cap::kPrevNs>();
   if (e.prev_ns) {
     w.num(*e.prev_ns);
   } else {
     w.lit("null");
   }
   if (e.rescued) {
-    w.key(cap::kRescued);
+    w.key<cap::kRescued>();
     w.lit("true");
   }
   w.lit("}\n");

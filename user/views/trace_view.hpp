@@ -3,7 +3,6 @@
 // caller's buffer keeps the hot path free of per-event allocation.
 #pragma once
 
-#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
