@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <system_error>
 #include <tuple>
 
 #include "base/cgroup.hpp"
@@ -83,14 +82,23 @@ uint32_t leak_dump_states() {
   return mask;
 }
 
+Status set_holder_filters(LeakOptions& o, const FilterSpec& f) {
+  o.pid = f.pid;
+  o.comm = f.comm;
+  if (f.cgroup_path.empty()) return Ok{};
+  auto rel = cgroup_relative(f.cgroup_path);
+  if (!rel) return rel.error();
+  o.cgroup_under = rel.value();
+  return Ok{};
+}
+
 OwnerLookup::Holders ProcOwnerLookup::holders(const std::vector<uint32_t>& inodes) {
   auto r = resolver_.resolve(inodes, budget_);
   Holders h;
   h.pids = std::move(r.holders);
   h.complete = r.complete;
   if (r.error) {
-    h.error = "cannot read " + proc_root_ +
-              " to find the processes holding sockets: " + std::system_category().message(r.error) +
+    h.error = "cannot read " + proc_root_ + " to find the processes holding sockets: " + errno_text(r.error) +
               "; holders are shown as unknown";
   }
   return h;

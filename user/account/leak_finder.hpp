@@ -19,6 +19,7 @@
 
 #include "collect/proc_owners.hpp"
 #include "collect/sock_diag.hpp"
+#include "model/filter.hpp"
 #include "tcpfsm/event.h"
 
 namespace tcpfsm {
@@ -126,6 +127,11 @@ struct LeakOptions {
   std::string comm;
   std::string cgroup_under;
 };
+
+// The holder filters of `f` (pid, comm, cgroup) set in `o`; the cgroup as
+// /proc/PID/cgroup names it, which needs the cgroup2 mount: a usage error
+// when the directory is not under one.
+Status set_holder_filters(LeakOptions& o, const FilterSpec& f);
 
 class LeakFinder {
  public:

@@ -11,10 +11,12 @@
 #include <cstring>
 #include <fstream>
 
+#include "base/parse.hpp"
+
 namespace tcpfsm {
 
 Result<uint64_t> cgroup_id_of(const std::string& dir) {
-  const std::string q = "'" + dir + "'";
+  const std::string q = single_quoted(dir);
   struct statfs fs {};
   if (statfs(dir.c_str(), &fs) != 0) {
     return Error::usage("invalid --cgroup " + q + ": " + std::strerror(errno) +
@@ -36,7 +38,7 @@ Result<uint64_t> cgroup_id_of(const std::string& dir) {
 Result<std::string> cgroup_relative(const std::string& dir) {
   char real[PATH_MAX];
   if (!realpath(dir.c_str(), real)) {
-    return Error::usage("invalid --cgroup '" + dir + "': " + std::strerror(errno));
+    return Error::usage("invalid --cgroup " + single_quoted(dir) + ": " + std::strerror(errno));
   }
   const std::string path = real;
   std::ifstream mounts("/proc/self/mounts");
@@ -48,8 +50,8 @@ Result<std::string> cgroup_relative(const std::string& dir) {
       best = mnt;
   }
   if (best.empty()) {
-    return Error::usage("invalid --cgroup '" + dir +
-                        "': not under a cgroup2 mount; give a directory below it, e.g. "
+    return Error::usage("invalid --cgroup " + single_quoted(dir) +
+                        ": not under a cgroup2 mount; give a directory below it, e.g. "
                         "/sys/fs/cgroup/system.slice/app.service");
   }
   const std::string rel = path.substr(best.size());

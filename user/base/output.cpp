@@ -7,6 +7,16 @@
 
 namespace tcpfsm {
 
+Output::Output(int fd) : fd_(fd), tty_(isatty(fd)) { buf_.reserve(1 << 16); }
+
+void Output::start_report(bool repeating, bool first) {
+  if (tty_ && repeating) {
+    buf_ += "\x1b[H\x1b[2J";
+  } else if (!first) {
+    buf_ += '\n';
+  }
+}
+
 bool Output::flush() {
   size_t off = 0;
   while (!closed_ && off < buf_.size()) {

@@ -6,10 +6,8 @@
 #include <string>
 
 namespace tcpfsm {
-namespace {
-
 // Built by appends: GCC 12 warns (-Wrestrict, a false positive) on "'" + s + "'".
-std::string quoted(std::string_view s) {
+std::string single_quoted(std::string_view s) {
   std::string q;
   q.reserve(s.size() + 2);
   q.push_back('\'');
@@ -17,8 +15,6 @@ std::string quoted(std::string_view s) {
   q.push_back('\'');
   return q;
 }
-
-}  // namespace
 
 std::optional<int64_t> parse_trimmed_int(std::string_view s) {
   constexpr std::string_view kBlank = " \t\n";
@@ -37,8 +33,8 @@ Result<std::vector<uint16_t>> parse_port_list(std::string_view flag, std::string
         text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     const auto port = parse_number<uint32_t>(item);
     if (!port || *port == 0 || *port > 65535) {
-      return Error::usage("invalid " + std::string(flag) + " " + quoted(text) + ": " +
-                          (item.empty() ? std::string("empty port") : quoted(item) + " is not a port") +
+      return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) + ": " +
+                          (item.empty() ? std::string("empty port") : single_quoted(item) + " is not a port") +
                           "; give ports 1-65535 separated by commas, e.g. 80,443");
     }
     ports.push_back(static_cast<uint16_t>(*port));
@@ -55,7 +51,7 @@ Result<double> parse_seconds(std::string_view flag, std::string_view text, bool 
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) || v < 0 || (v == 0 && !allow_zero) ||
       v > 1e9) {
-    return Error::usage("invalid " + std::string(flag) + " " + quoted(text) + ": give " +
+    return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) + ": give " +
                         (allow_zero ? "a number of seconds (0 to turn it off)" : "a positive number of seconds") +
                         ", e.g. 10 or 0.5");
   }
@@ -77,7 +73,8 @@ Result<size_t> parse_byte_size(std::string_view flag, std::string_view text) {
     ec = std::errc::invalid_argument;
   }
   if (ec != std::errc() || ptr == text.data() || value == 0 || value > (size_t{1} << 32) / mult) {
-    return Error::usage("invalid " + std::string(flag) + " " + quoted(text) + ": give a size such as 4096, 64K or 8M");
+    return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) +
+                        ": give a size such as 4096, 64K or 8M");
   }
   return value * mult;
 }
@@ -85,7 +82,7 @@ Result<size_t> parse_byte_size(std::string_view flag, std::string_view text) {
 Result<size_t> parse_count(std::string_view flag, std::string_view text, size_t max) {
   const auto n = parse_number<size_t>(text);
   if (!n || *n > max) {
-    return Error::usage("invalid " + std::string(flag) + " " + quoted(text) + ": give a number from 0 to " +
+    return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) + ": give a number from 0 to " +
                         std::to_string(max));
   }
   return *n;

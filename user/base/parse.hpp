@@ -6,12 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
 
 namespace tcpfsm {
+
+// 'text', as usage errors show what was given.
+std::string single_quoted(std::string_view text);
 
 // A whole decimal number of type T, nothing before or after it (no sign for
 // unsigned types, no blanks); nullopt on anything else or on overflow.

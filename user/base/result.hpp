@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <system_error>
 #include <utility>
 #include <variant>
 
@@ -40,6 +41,9 @@ class [[nodiscard]] Result {
  private:
   std::variant<T, Error> v_;
 };
+
+// strerror's text for an errno, thread-safe.
+inline std::string errno_text(int err) { return std::system_category().message(err); }
 
 // For operations that produce nothing but may fail.
 struct Ok {};

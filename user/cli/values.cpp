@@ -4,32 +4,19 @@
 #include "base/parse.hpp"
 
 namespace tcpfsm {
-namespace {
-
-// Built by appends: GCC 12 warns (-Wrestrict, a false positive) on "'" + s + "'".
-std::string quoted(std::string_view s) {
-  std::string q;
-  q.reserve(s.size() + 2);
-  q.push_back('\'');
-  q.append(s);
-  q.push_back('\'');
-  return q;
-}
-
-}  // namespace
 
 Result<uint32_t> parse_pid(std::string_view text) {
   const auto pid = parse_number<uint32_t>(text);
   // PID_MAX_LIMIT is 2^22: no process id reaches it.
   if (!pid || *pid == 0 || *pid >= (1U << 22)) {
-    return Error::usage("invalid --pid " + quoted(text) + ": give a process id, a positive number such as 1234");
+    return Error::usage("invalid --pid " + single_quoted(text) + ": give a process id, a positive number such as 1234");
   }
   return *pid;
 }
 
 Result<std::string> parse_comm(std::string_view text) {
   if (text.empty() || text.size() > 15) {
-    return Error::usage("invalid --comm " + quoted(text) +
+    return Error::usage("invalid --comm " + single_quoted(text) +
                         ": a process name is 1 to 15 characters, as /proc/PID/comm shows it");
   }
   return std::string(text);
@@ -40,7 +27,7 @@ Result<uint32_t> parse_netns(std::string_view flag, std::string_view text) {
   if (digits.starts_with("net:[") && digits.ends_with("]")) digits = digits.substr(5, digits.size() - 6);
   const auto ino = parse_number<uint32_t>(digits);
   if (!ino || *ino == 0) {
-    return Error::usage("invalid " + std::string(flag) + " " + quoted(text) +
+    return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) +
                         ": give the namespace inode that 'readlink /proc/PID/ns/net' prints, e.g. 4026531840");
   }
   return *ino;
@@ -48,7 +35,7 @@ Result<uint32_t> parse_netns(std::string_view flag, std::string_view text) {
 
 Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return Error::usage("invalid --listen " + quoted(text) + ": " + why +
+    return Error::usage("invalid --listen " + single_quoted(text) + ": " + why +
                         "; give HOST:PORT, e.g. 127.0.0.1:9977 or [::1]:9977");
   };
   std::string_view host, port;
@@ -75,7 +62,8 @@ Result<size_t> parse_ringbuf_size(std::string_view text) {
   auto s = parse_byte_size("--ringbuf-size", text);
   if (!s) return s.error();
   if (s.value() < 4096 || (s.value() & (s.value() - 1)) != 0) {
-    return Error::usage("invalid --ringbuf-size " + quoted(text) + ": give a power of two of at least 4096, e.g. 4M");
+    return Error::usage("invalid --ringbuf-size " + single_quoted(text) +
+                        ": give a power of two of at least 4096, e.g. 4M");
   }
   return s.value();
 }

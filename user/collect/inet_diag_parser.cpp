@@ -39,8 +39,6 @@ T load(const std::byte* p) {
   return v;
 }
 
-std::string errno_text(int err) { return std::system_category().message(err); }
-
 // A kernel errno that arrived as a negative int; INT_MIN or a positive value is garbage.
 int negated_errno(int value) { return value < 0 && value != INT_MIN ? -value : EPROTO; }
 

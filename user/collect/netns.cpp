@@ -17,8 +17,6 @@
 namespace tcpfsm {
 namespace {
 
-std::string errno_text(int err) { return std::system_category().message(err); }
-
 bool permission_error(int err) { return err == EACCES || err == EPERM; }
 
 void add_candidate(const std::string& path, uint32_t only_netns, uint32_t self, NamespacePaths& c) {

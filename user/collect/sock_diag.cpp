@@ -24,8 +24,6 @@
 namespace tcpfsm {
 namespace {
 
-std::string errno_text(int err) { return std::system_category().message(err); }
-
 const char* family_name(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
 
 Status dump_family(int fd, int family, uint32_t seq, uint32_t netns, const DumpRequest& want,

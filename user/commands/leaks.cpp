@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "account/leak_watcher.hpp"
-#include "base/cgroup.hpp"
 #include "base/output.hpp"
 #include "commands/checks.hpp"
 #include "commands/commands.hpp"
@@ -33,11 +32,7 @@ void print(Output& out, const LeakReport& report, const LeaksOptions& opts, cons
     out.buffer() += '\n';
     return;
   }
-  if (isatty(STDOUT_FILENO) && opts.watch_s > 0) {
-    out.buffer() += "\x1b[H\x1b[2J";  // redraw in place
-  } else if (pass) {
-    out.buffer() += '\n';
-  }
+  out.start_report(opts.watch_s > 0, pass == 0);
   out.buffer() += leaks_text(report, lopts);
 }
 
@@ -48,13 +43,7 @@ Status run_leaks(const LeaksOptions& opts) {
   if (auto st = resolve_filter(filter); !st) return st;
   LeakOptions lopts;
   lopts.min_age_ns = static_cast<uint64_t>(opts.min_age_s * 1e9);
-  lopts.pid = filter.pid;
-  lopts.comm = filter.comm;
-  if (!filter.cgroup_path.empty()) {
-    auto rel = cgroup_relative(filter.cgroup_path);
-    if (!rel) return rel.error();
-    lopts.cgroup_under = rel.value();
-  }
+  if (auto st = set_holder_filters(lopts, filter); !st) return st;
   if (auto st = preflight(); !st) return st;
   TracerOptions topts;
   topts.mode = TracerOptions::Mode::Storage;  // socket storage only

@@ -3,7 +3,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "base/cgroup.hpp"
 #include "commands/checks.hpp"
 #include "commands/privileges.hpp"
 #include "kernel/preflight.hpp"
@@ -15,13 +14,7 @@ Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   if (auto st = preflight(); !st) return st.error();
   LeakOptions leak;
   leak.min_age_ns = opts.stuck_min_age_ns;
-  leak.pid = opts.filter.pid;
-  leak.comm = opts.filter.comm;
-  if (!opts.filter.cgroup_path.empty()) {
-    auto rel = cgroup_relative(opts.filter.cgroup_path);
-    if (!rel) return rel.error();
-    leak.cgroup_under = rel.value();
-  }
+  if (auto st = set_holder_filters(leak, opts.filter); !st) return st.error();
   TracerOptions topts;
   topts.filter = opts.filter;
   topts.ringbuf_bytes = ringbuf_bytes;

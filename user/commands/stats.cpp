@@ -20,7 +20,7 @@ namespace {
 
 class Reporter {
  public:
-  Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out), tty_(isatty(STDOUT_FILENO)) {}
+  Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out) {}
   void report(const TcpTables& t, StatsContext c) {
     const uint64_t now = monotonic_ns();
     c.interval_s = last_ns_ ? static_cast<double>(now - last_ns_) / 1e9 : 0;
@@ -29,11 +29,7 @@ class Reporter {
       out_.buffer() += view_.json(t, c).dump();
       out_.buffer() += '\n';
     } else {
-      if (tty_ && opts_.interval_s > 0) {
-        out_.buffer() += "\x1b[H\x1b[2J";  // redraw in place
-      } else if (reports_) {
-        out_.buffer() += '\n';
-      }
+      out_.start_report(opts_.interval_s > 0, reports_ == 0);
       out_.buffer() += view_.text(t, c);
     }
     ++reports_;
@@ -43,7 +39,6 @@ class Reporter {
  private:
   const StatsOptions& opts_;
   Output& out_;
-  bool tty_;
   StatsView view_;
   uint64_t last_ns_ = 0;
   uint64_t reports_ = 0;

@@ -51,7 +51,6 @@ std::optional<EventKind> parse_kind(std::string_view name) {
   return i ? std::optional(static_cast<EventKind>(*i)) : std::nullopt;
 }
 
-
 std::optional<uint8_t> parse_family(std::string_view name) {
   if (name == "ipv4") return AF_INET;
   if (name == "ipv6") return AF_INET6;
