@@ -1,4 +1,5 @@
-// The /proc text parsers: the first byte picks one, the rest is the text.
+// The /proc text parsers, and the Kubernetes names read from cgroup paths and
+// log directories: the first byte picks one, the rest is the text.
 // The text is copied to an exactly sized heap buffer so a read past the end
 // of the string_view is caught by ASan.
 #include <cstddef>
@@ -9,8 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "collect/pods.hpp"
 #include "collect/proc_parse.hpp"
 #include "diagnose/doctor.hpp"
+#include "model/group_key.hpp"
 
 namespace {
 
@@ -27,7 +30,7 @@ bool is_container_id(const std::string& id) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tcpfsm;
   if (size == 0) return 0;
-  const uint8_t which = data[0] % 9;
+  const uint8_t which = data[0] % 13;
   const size_t n = size - 1;
   std::unique_ptr<char[]> copy(new char[n ? n : 1]);
   if (n) std::memcpy(copy.get(), data + 1, n);
@@ -64,6 +67,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 8:
       (void)parse_sockstat(text);
+      break;
+    case 9: {
+      const std::string uid = pod_uid_of(text);
+      if (!uid.empty() && uid.size() != 36) std::abort();
+      break;
+    }
+    case 10:
+      if (const auto p = parse_pod_log_dir(text); p && (p->namespace_.empty() || p->uid.size() != 36)) std::abort();
+      break;
+    case 11:
+      if (const auto c = parse_container_log_name(text); c && (c->container.empty() || c->id.size() != 64))
+        std::abort();
+      break;
+    case 12:
+      (void)parse_group_spec("--by", text);
       break;
   }
   return 0;

@@ -1,5 +1,6 @@
 // `tcpfsm serve` scraped by Debian's real Prometheus server, checked by
 // promtool, and fed bad requests.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -188,6 +191,68 @@ TEST(Serve, PromtoolAcceptsTheExposition) {
   const std::string cmd = "promtool check metrics < " + dir + "/metrics.txt > " + dir + "/out.txt 2>&1";
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << slurp(dir + "/out.txt");
+  EXPECT_EQ(slurp(dir + "/out.txt"), "") << "promtool lint findings";
+  fs::remove_all(dir);
+  bin.signal(SIGTERM);
+  EXPECT_EQ(bin.wait().status, 0);
+}
+
+// A connection to port from src that the server closes first: a TIME_WAIT
+// socket on the server whose remote address is src, and nothing held.
+void server_closes_first(const std::string& src, int lis, uint16_t port) {
+  Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, src.c_str(), &a.sin_addr);
+  ASSERT_EQ(bind(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << src;
+  sockaddr_in d{};
+  d.sin_family = AF_INET;
+  d.sin_port = htons(port);
+  d.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&d), sizeof(d)), 0);
+  Fd s = accept_one(lis);
+  s.reset();
+  char ch;
+  while (read(c.get(), &ch, 1) > 0) {
+  }
+}
+
+// Peers become labels only with a bound: 5,000 of them give --top series
+// and "other", which holds the rest, and promtool finds nothing to say.
+TEST(Serve, GroupedMetricsAreBoundedAndLintClean) {
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t server = local_port(lis.get());
+  for (int i = 0; i < 5000; ++i)
+    server_closes_first("127.0." + std::to_string(1 + i / 250) + "." + std::to_string(2 + i % 250), lis.get(), server);
+  const uint16_t port = free_port();
+  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns()), "--by",
+              "raddr", "--top", "20"});
+  ASSERT_TRUE(wait_for_metrics(port));
+  std::string body;
+  for (int i = 0; i < 50 && body.find("tcpfsm_sockets_by_raddr{") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(200ms);
+    body = get(port, "/metrics").second;
+  }
+  std::set<std::string> peers;
+  uint64_t time_wait = 0;
+  std::istringstream in(body);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("tcpfsm_sockets_by_raddr{")) continue;
+    const size_t at = line.find("raddr=\"") + 7;
+    peers.insert(line.substr(at, line.find('"', at) - at));
+    if (line.find("state=\"time_wait\"") != std::string::npos)
+      time_wait += std::stoull(line.substr(line.rfind(' ') + 1));
+  }
+  EXPECT_EQ(peers.size(), 21u) << "20 and other";
+  EXPECT_TRUE(peers.count("other"));
+  // The test's own scrapes leave TIME_WAIT sockets to 127.0.0.1 on top.
+  EXPECT_GE(time_wait, 5000u);
+  EXPECT_LE(time_wait, 5000u + 60);
+  EXPECT_THAT(body, ::testing::HasSubstr("tcpfsm_groups_dropped_total 0\n"));
+  const std::string dir = tmpdir();
+  std::ofstream(dir + "/metrics.txt") << body;
+  const std::string cmd = "promtool check metrics < " + dir + "/metrics.txt > " + dir + "/out.txt 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << slurp(dir + "/out.txt");
   EXPECT_EQ(slurp(dir + "/out.txt"), "") << "promtool lint findings";
   fs::remove_all(dir);
   bin.signal(SIGTERM);

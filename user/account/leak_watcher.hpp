@@ -1,17 +1,14 @@
 // Leak passes against the live kernel: one at a time (`tcpfsm leaks`), or
-// periodically on a thread of their own (the stuck section of `stats`, the
+// periodically on a PassThread (the stuck section of `stats`, the
 // exporter), so a dump or a /proc scan never delays event consumption.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
-#include <optional>
-#include <thread>
 
 #include "account/leak_finder.hpp"
+#include "account/pass_thread.hpp"
 #include "base/result.hpp"
 #include "model/filter.hpp"
 
@@ -30,30 +27,7 @@ using LeakPass = std::function<Result<LeakReport>()>;
 LeakPass live_leak_pass(FilterSpec filter, int storage_map_fd, LeakOptions leak,
                         std::chrono::milliseconds owner_budget);
 
-class LeakWatcher {
- public:
-  LeakWatcher(LeakPass pass, std::chrono::milliseconds period);
-  ~LeakWatcher();  // stops and joins
-  LeakWatcher(const LeakWatcher&) = delete;
-  LeakWatcher& operator=(const LeakWatcher&) = delete;
-
-  struct Snapshot {
-    std::optional<LeakReport> latest;  // the newest report; nullopt until a pass succeeded
-    uint64_t latest_ns = 0;            // CLOCK_MONOTONIC time of that pass
-    std::optional<Error> error;        // the last pass failed with this (latest is older)
-    uint64_t failures = 0;             // passes that failed so far
-  };
-  Snapshot snapshot() const;
-
- private:
-  void run();
-  LeakPass pass_;
-  std::chrono::milliseconds period_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  Snapshot snap_;
-  std::thread thread_;
-};
+// Leak passes every period, on a thread of their own.
+using LeakWatcher = PassThread<LeakReport>;
 
 }  // namespace tcpfsm

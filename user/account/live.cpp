@@ -9,6 +9,7 @@
 
 #include "account/kernel_reconcile.hpp"
 #include "account/kernel_table.hpp"
+#include "account/pass_thread.hpp"
 #include "account/state_table.hpp"
 #include "account/table_sink.hpp"
 #include "base/clock.hpp"
@@ -28,6 +29,7 @@ class LiveEngine {
     ctx_.counted_in_kernel = in_kernel_;
     ctx_.stuck_min_age_ns = opts.stuck_min_age_ns;
     if (src.leak_pass) watcher_.emplace(src.leak_pass, opts.stuck_period);
+    if (opts.groups.enabled()) start_groups();
   }
 
   Status run(const LiveHooks& hooks);
@@ -38,6 +40,8 @@ class LiveEngine {
     if (!n) return n.error();
     return Ok{};
   }
+  void start_groups();
+  void refresh_groups();
   Status reconcile();
   Status refresh();
   Status loop(const LiveHooks& hooks);
@@ -52,7 +56,36 @@ class LiveEngine {
   StatsContext ctx_;
   LiveState state_;
   std::optional<LeakWatcher> watcher_;  // holders of stuck sockets, found on a thread of their own
+  // --by: identities of holders, per-group records, and the gauge passes.
+  IdentityTable own_identities_;
+  std::optional<IdentityCache> identity_cache_;
+  std::optional<GroupEvents> group_events_;
+  std::optional<PassThread<GroupGauges>> group_thread_;
 };
+
+void LiveEngine::start_groups() {
+  IdentityTable& ids = src_.identities ? *src_.identities : own_identities_;
+  const GroupOptions& g = opts_.groups;
+  if (g.spec.needs_identity()) identity_cache_.emplace(g.spec, ids, g.host_root);
+  group_events_.emplace(g.spec, g.max_groups, identity_cache_ ? &*identity_cache_ : nullptr);
+  table_.set_groups(&*group_events_);
+  if (src_.group_pass) group_thread_.emplace(src_.group_pass, opts_.group_period);
+}
+
+// The newest gauges merged with the records' entries and lifetimes.
+void LiveEngine::refresh_groups() {
+  std::shared_ptr<const GroupGauges> gauges;
+  if (group_thread_) {
+    auto snap = group_thread_->snapshot();
+    gauges = snap.latest;
+    ctx_.groups_error = snap.error ? snap.error->message : std::string();
+    ctx_.groups_failures = snap.failures;
+  }
+  // Sockets no process holds belong to the pod of their netns, on both sides.
+  if (gauges && identity_cache_) identity_cache_->set_netns(gauges->netns);
+  const IdentityTable& ids = src_.identities ? *src_.identities : own_identities_;
+  ctx_.groups = build_group_report(opts_.groups, gauges.get(), &*group_events_, ids);
+}
 
 void LiveEngine::note(const ReconcileResult& r) {
   if (ctx_.seeded) {
@@ -109,9 +142,10 @@ Status LiveEngine::refresh() {
     a->fill(ctx_.counters);
   }
   ctx_.now_ns = monotonic_ns();
+  if (group_events_) refresh_groups();
   if (watcher_) {
     auto snap = watcher_->snapshot();
-    ctx_.stuck = std::move(snap.latest);
+    if (snap.latest) ctx_.stuck = *snap.latest;
     ctx_.stuck_age_ns = snap.latest_ns && ctx_.now_ns > snap.latest_ns ? ctx_.now_ns - snap.latest_ns : 0;
     ctx_.stuck_error = snap.error ? snap.error->message : std::string();
     ctx_.stuck_failures = snap.failures;
@@ -168,6 +202,7 @@ Status LiveEngine::run(const LiveHooks& hooks) {
   if (in_kernel_) {
     if (auto s = src_.kernel.sweep_timewait(); !s) return s;
   }
+  if (group_thread_) group_thread_->pass_now(std::chrono::seconds(10));
   if (auto s = refresh(); !s) return s;
   return hooks.on_end ? hooks.on_end(state_) : Status(Ok{});
 }

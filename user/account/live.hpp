@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "account/groups.hpp"
 #include "account/leak_watcher.hpp"
 #include "account/stats_context.hpp"
 #include "account/tables.hpp"
@@ -27,17 +28,25 @@ struct LiveOptions {
   std::chrono::milliseconds stuck_period{5000};
   double tick_s = 1;  // on_tick every tick_s; 0: never
   // A ring buffer record per transition, counted here, instead of counts
-  // kept in the kernel. Owner filters (pid, comm, cgroup) imply it.
+  // kept in the kernel. Owner filters (pid, comm, cgroup) and grouping
+  // (--by: per-group entries and lifetimes come from the records) imply it.
   bool records = false;
+  GroupOptions groups;                           // --by; disabled: no per-group work at all
+  std::chrono::milliseconds group_period{1000};  // how often the group gauges are measured again
 };
 
 // Whether a run counts in the kernel (KernelTable) or from records.
-inline bool counts_in_kernel(const LiveOptions& o) { return !o.records && !o.filter.by_owner(); }
+inline bool counts_in_kernel(const LiveOptions& o) { return !o.records && !o.filter.by_owner() && !o.groups.enabled(); }
+
+// What a group gauge pass returns (account/groups.hpp's GroupCounter).
+using GroupPass = std::function<Result<GroupGauges>()>;
 
 struct LiveSources {
-  KernelSource& kernel;   // loaded in the mode counts_in_kernel() says
-  SocketSource& sockets;  // reconciliation dumps
-  LeakPass leak_pass;     // run on the stuck-socket thread; empty: no stuck section
+  KernelSource& kernel;                 // loaded in the mode counts_in_kernel() says
+  SocketSource& sockets;                // reconciliation dumps
+  LeakPass leak_pass;                   // run on the stuck-socket thread; empty: no stuck section
+  GroupPass group_pass = {};            // with groups: run on a thread of its own
+  IdentityTable* identities = nullptr;  // with groups: shared with group_pass
 };
 
 struct LiveState {

@@ -66,6 +66,11 @@ void StateTable::apply_state(const Event& e) {
   // is right even when an earlier event of this socket was lost. Unknown for
   // sockets it first saw in this state (e.g. found by the start-up dump).
   if (e.prev_ns && from != to) lifetimes_[from].record(*e.prev_ns);
+  const uint32_t group = groups_ ? groups_->group_of(e) : 0;
+  if (groups_ && from != to) {
+    groups_->entered(group, to);
+    if (e.prev_ns) groups_->left(group, from, *e.prev_ns);
+  }
 
   auto it = socks_.find(e.cookie);
   if (it == socks_.end()) {
@@ -78,10 +83,12 @@ void StateTable::apply_state(const Event& e) {
     t.entry_known = true;
     t.netns = e.netns;
     t.entered_ns = t.seen_ns = t.last_event_ns = e.ts_ns;
+    t.group = group;
     add(socks_, e.cookie, t);
     return;
   }
   Tracked& t = it->second;
+  t.group = group;
   if (t.state != from && !(t.request && from == TCPFSM_LISTEN)) ++resyncs_;
   t.last_event_ns = std::max(t.last_event_ns, e.ts_ns);
   t.request = false;
@@ -111,6 +118,12 @@ void StateTable::apply_timewait(const Event& e) {
     t.state = e.newstate;
     t.netns = e.netns;
     t.seen_ns = t.last_event_ns = e.ts_ns;
+    if (groups_) {
+      // The full socket it replaces is still tracked: its group, holder included.
+      const auto full = socks_.find(e.cookie);
+      t.group = full != socks_.end() ? full->second.group : groups_->group_of(e);
+      if (e.kind == EventKind::TwStart) groups_->entered(t.group, e.newstate);
+    }
     if (e.kind == EventKind::TwCancel) {
       t.cancel_ns = e.ts_ns;  // a timewait socket from before we started, ending
       cancelled_.insert(key);
@@ -129,6 +142,7 @@ void StateTable::apply_timewait(const Event& e) {
   if (t.state != e.newstate) {
     if (t.state == TCPFSM_FIN_WAIT2 && t.entry_known && e.ts_ns >= t.entered_ns)
       fw2_tw_lifetime_.record(e.ts_ns - t.entered_ns);
+    if (groups_ && e.newstate == TCPFSM_TIME_WAIT) groups_->entered(t.group, TCPFSM_TIME_WAIT);
     // Only a sweep or a reschedule dates the switch; an ending record doesn't.
     t.entry_known = e.kind == EventKind::TwSubstate || e.kind == EventKind::TwStart;
     t.entered_ns = e.ts_ns;
@@ -163,6 +177,7 @@ void StateTable::end_timewait(Map::iterator it, TimewaitEnd how, uint64_t at_ns)
     if (t.state == TCPFSM_TIME_WAIT) {
       lifetimes_[TCPFSM_TIME_WAIT].record(d);
       tw_lifetimes_[static_cast<int>(how)].record(d);
+      if (groups_) groups_->left(t.group, TCPFSM_TIME_WAIT, d);
     } else if (t.state == TCPFSM_FIN_WAIT2) {
       fw2_tw_lifetime_.record(d);
     }

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "account/groups.hpp"
 #include "account/tables.hpp"
 #include "model/event.hpp"
 #include "model/lifetime_histogram.hpp"
@@ -36,6 +37,8 @@ class StateTable : public TcpTables {
       : timewait_needs_tracked_socket_(timewait_needs_tracked_socket) {}
 
   void apply(const Event& e);
+  // Per-group accounting of what this table sees (`--by`); null: none.
+  void set_groups(GroupAccounting* groups) { groups_ = groups; }
   // Ends timewait sockets whose timers were cancelled before now - grace.
   // Live, `now` is when the last poll began: every record stamped before
   // it has been applied, so a follow-up that was due has arrived.
@@ -63,6 +66,12 @@ class StateTable : public TcpTables {
   const LifetimeHistogram& fin_wait2_timewait_lifetime() const override { return fw2_tw_lifetime_; }
   uint64_t timewait_ends(TimewaitEnd how) const override { return tw_ends_[static_cast<int>(how)]; }
   std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const override;
+  // Calls f(group, state) for every socket tracked (set_groups' numbers).
+  template <typename F>
+  void for_each_socket(F&& f) const {
+    for (const Map* m : {&socks_, &tws_})
+      for (const auto& [key, t] : *m) f(t.group, t.state);
+  }
   // Events that disagreed with what was tracked (a lost or reordered event
   // before them); the socket was resynchronised to the event.
   uint64_t resyncs() const override { return resyncs_; }
@@ -79,6 +88,7 @@ class StateTable : public TcpTables {
     uint64_t last_event_ns = 0;  // newest event applied
     // timewait only
     bool start_known = false;
+    uint32_t group = 0;  // with set_groups: the group its records belong to
     uint64_t start_ns = 0;
     uint64_t cancel_ns = 0;  // pending cancel, 0 none
   };
@@ -93,6 +103,7 @@ class StateTable : public TcpTables {
   uint64_t& gauge(uint8_t family, uint8_t state);
 
   bool timewait_needs_tracked_socket_;
+  GroupAccounting* groups_ = nullptr;
   Map socks_;  // full and request sockets, by cookie
   Map tws_;    // timewait sockets, by cookie (the replaced socket's)
   // Timewait sockets with a pending cancel: settle() looks only at these.

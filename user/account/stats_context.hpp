@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "account/groups.hpp"
 #include "account/leak_finder.hpp"
 #include "model/run_counters.hpp"
 
@@ -27,6 +28,10 @@ struct StatsContext {
   uint64_t stuck_age_ns = 0;    // how old `stuck` is
   std::string stuck_error;      // why the last pass failed ("": it did not)
   uint64_t stuck_failures = 0;  // passes that failed so far
+  // With --by: the groups, and the state of their gauge passes.
+  std::optional<GroupReport> groups;
+  std::string groups_error;
+  uint64_t groups_failures = 0;
 };
 
 }  // namespace tcpfsm

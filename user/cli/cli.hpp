@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "account/groups.hpp"
 #include "base/result.hpp"
 #include "model/filter.hpp"
 #include "tcpfsm/event.h"
@@ -34,7 +35,9 @@ struct StatsOptions {
   double stuck_min_age_s = 10;  // the stuck-sockets section: held longer than this
   std::string replay;           // a capture of `trace --json` instead of the live kernel
   size_t ringbuf_bytes = TCPFSM_DEFAULT_RINGBUF_BYTES;
-  bool records = false;  // count from ring buffer records, not in the kernel
+  bool records = false;    // count from ring buffer records, not in the kernel
+  GroupOptions groups;     // --by and its companions
+  uint8_t hist_state = 0;  // --hist STATE; 0: none
 };
 
 struct LeaksOptions {
@@ -58,6 +61,7 @@ struct ServeOptions {
   double duration_s = 0;
   size_t ringbuf_bytes = TCPFSM_DEFAULT_RINGBUF_BYTES;
   bool records = false;
+  GroupOptions groups;  // --by: grouped metrics, bounded by --top
 };
 
 struct DoctorOptions {

@@ -31,6 +31,18 @@ Status ringbuf(const Text& t, size_t& dst);
 // The help text's "(default 8M)" for the ring buffer.
 std::string default_ringbuf_text();
 
+// --by and what goes with it: --sort, --state, --top, --max-groups, --host-root.
+class GroupFlags {
+ public:
+  // with_table: the stats flags that shape a table (--sort, --state).
+  void add(CLI::App* cmd, bool with_table);
+  Result<GroupOptions> finish() const;
+
+ private:
+  bool with_table_ = false;
+  Text by_, sort_, states_, top_, max_groups_, host_root_;
+};
+
 class FilterFlags {
  public:
   void add(CLI::App* cmd, const std::string& group = "Filters (applied in the kernel)");
@@ -60,7 +72,8 @@ class StatsFlags {
  private:
   StatsOptions opts_;
   FilterFlags filter_;
-  Text interval_, duration_, reconcile_, stuck_, replay_, ringbuf_;
+  GroupFlags groups_;
+  Text interval_, duration_, reconcile_, stuck_, replay_, ringbuf_, hist_;
 };
 
 class LeaksFlags {
@@ -82,6 +95,7 @@ class ServeFlags {
  private:
   ServeOptions opts_;
   FilterFlags filter_;
+  GroupFlags groups_;
   Text listen_, top_, stuck_, reconcile_, duration_, ringbuf_;
 };
 

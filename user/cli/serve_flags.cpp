@@ -4,6 +4,18 @@
 #include "cli/values.hpp"
 
 namespace tcpfsm::flags {
+namespace {
+
+std::string by_text(const GroupOptions& g) {
+  std::string t;
+  for (GroupBy k : g.spec.keys) {
+    if (!t.empty()) t += ',';
+    t += group_by_name(k);
+  }
+  return t;
+}
+
+}  // namespace
 
 CLI::App* ServeFlags::add(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Prometheus exporter: /metrics and /healthz over HTTP");
@@ -32,6 +44,7 @@ CLI::App* ServeFlags::add(CLI::App& app) {
                 "Count from a ring buffer record per transition, as 'trace' sees them, instead of in the kernel: "
                 "slower, and records are lost if tcpfsm falls behind (implied by --pid, --comm, --cgroup)")
       ->group("Run");
+  groups_.add(cmd, false);
   filter_.add(cmd);
   return cmd;
 }
@@ -57,6 +70,17 @@ Result<ServeOptions> ServeFlags::finish() {
     if (auto st = seconds(*text, flag, zero, *dst); !st) return st.error();
   }
   if (auto st = ringbuf(ringbuf_, opts_.ringbuf_bytes); !st) return st.error();
+  auto groups = groups_.finish();
+  if (!groups) return groups.error();
+  opts_.groups = std::move(groups.value());
+  const auto& keys = opts_.groups.spec.keys;
+  if (!keys.empty()) {
+    const GroupBy k = keys.front();
+    if (keys.size() != 1 ||
+        !(k == GroupBy::Lport || k == GroupBy::Raddr || k == GroupBy::Pod || k == GroupBy::Container))
+      return Error::usage("invalid --by " + single_quoted(by_text(opts_.groups)) +
+                          ": serve exports one key, lport, raddr, pod or container, each with a bounded label set");
+  }
   return opts_;
 }
 

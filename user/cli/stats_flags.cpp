@@ -1,5 +1,7 @@
 // `tcpfsm stats` flags (also what tcpfsm runs without a command).
+#include "base/parse.hpp"
 #include "cli/flags.hpp"
+#include "model/tcp_state.hpp"
 
 namespace tcpfsm::flags {
 
@@ -16,7 +18,12 @@ CLI::App* StatsFlags::add(CLI::App& app) {
       "Examples:\n"
       "  tcpfsm stats                         # a live table, every second\n"
       "  tcpfsm stats --json --duration 60 --interval 0   # one JSON object after a minute\n"
-      "  tcpfsm stats --replay cap.json       # the same tables from a capture, no root needed");
+      "  tcpfsm stats --replay cap.json       # the same tables from a capture, no root needed\n"
+      "  tcpfsm stats --by raddr --state ESTABLISHED   # netstat -nat | grep ESTAB | awk ... | sort | uniq -c, live\n"
+      "  tcpfsm stats --by lport --sort TIME_WAIT --hist TIME_WAIT   # which service makes TIME_WAIT, how long\n"
+      "With --by, each group's counts come from a sock_diag dump every --interval (exact, as 'ss -tan'\n"
+      "grouped the same way); its IN/s and lifetimes from a record per transition (--records). LISTEN\n"
+      "sockets are listed apart with their accept queues.");
   cmd->add_flag("--json", opts_.json, "One JSON object per report")->group("Output");
   add_text(cmd, "--interval", interval_, "Report every N seconds; 0: only at the end (default 1)", "SECONDS", "Output");
   add_text(cmd, "--duration", duration_, "Stop after this many seconds, with a final report", "SECONDS", "Run");
@@ -32,6 +39,9 @@ CLI::App* StatsFlags::add(CLI::App& app) {
                 "Count from a ring buffer record per transition, as 'trace' sees them, instead of in the kernel: "
                 "slower, and records are lost if tcpfsm falls behind (implied by --pid, --comm, --cgroup)")
       ->group("Run");
+  add_text(cmd, "--hist", hist_, "Also print this state's lifetimes as histogram bars (per group with --by)", "STATE",
+           "Output");
+  groups_.add(cmd, true);
   filter_.add(cmd);
   return cmd;
 }
@@ -53,6 +63,15 @@ Result<StatsOptions> StatsFlags::finish() {
     opts_.replay = replay_.value;  // opened by the command
   }
   if (auto st = ringbuf(ringbuf_, opts_.ringbuf_bytes); !st) return st.error();
+  auto groups = groups_.finish();
+  if (!groups) return groups.error();
+  opts_.groups = std::move(groups.value());
+  if (hist_.given()) {
+    const auto s = parse_state(hist_.value);
+    if (!s || *s == TCPFSM_CLOSE)
+      return Error::usage("invalid --hist " + single_quoted(hist_.value) + ": give a state, e.g. TIME_WAIT");
+    opts_.hist_state = *s;
+  }
   return opts_;
 }
 

@@ -62,6 +62,22 @@ NamespacePaths find_namespaces(uint32_t only_netns, uint32_t self) {
   return c;
 }
 
+std::vector<ProcessNetns> process_namespaces(const std::string& proc_root) {
+  std::vector<ProcessNetns> out;
+  DIR* d = opendir(proc_root.c_str());
+  if (!d) return out;
+  while (const dirent* e = readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      continue;
+    struct stat st {};
+    if (stat(fmt::format("{}/{}/ns/net", proc_root, name).c_str(), &st) != 0) continue;
+    out.push_back({static_cast<uint32_t>(std::stoul(std::string(name))), static_cast<uint32_t>(st.st_ino)});
+  }
+  closedir(d);
+  return out;
+}
+
 Status require_netns(uint32_t ino) {
   const auto self = own_netns();
   if (!self) return self.error();

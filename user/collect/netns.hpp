@@ -29,6 +29,14 @@ NamespacePaths find_namespaces(uint32_t only_netns, uint32_t self);
 // not an idle host. Every command checks it before it starts.
 Status require_netns(uint32_t ino);
 
+// Every process under `proc_root` and the inode of its network namespace
+// (processes whose namespace cannot be read are left out).
+struct ProcessNetns {
+  uint32_t pid = 0;
+  uint32_t netns = 0;
+};
+std::vector<ProcessNetns> process_namespaces(const std::string& proc_root = "/proc");
+
 enum class Entered { Yes, Denied, Gone };
 
 // Enters namespace `ino` on the calling thread through the first path that

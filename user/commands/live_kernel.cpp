@@ -11,6 +11,9 @@ namespace tcpfsm {
 
 Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   if (auto st = resolve_filter(opts.filter); !st) return st.error();
+  if (opts.groups.host_root != "/") {
+    if (auto st = check_directory("--host-root", opts.groups.host_root); !st) return st.error();
+  }
   if (auto st = preflight(); !st) return st.error();
   LeakOptions leak;
   leak.min_age_ns = opts.stuck_min_age_ns;
@@ -27,6 +30,11 @@ Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   const int storage = k.tracer->sk_storage_map_fd();
   k.dumper = std::make_unique<FilteredDumper>(opts.filter, storage);
   k.leak_pass = live_leak_pass(opts.filter, storage, std::move(leak), std::chrono::milliseconds(200));
+  if (opts.groups.enabled()) {
+    k.identities = std::make_shared<IdentityTable>();
+    auto counter = std::make_shared<GroupCounter>(opts.groups, opts.filter, *k.identities);
+    k.group_pass = [counter] { return counter->pass(); };
+  }
   return k;
 }
 

@@ -16,7 +16,9 @@ struct LiveKernel {
   std::unique_ptr<Tracer> tracer;
   std::unique_ptr<FilteredDumper> dumper;
   LeakPass leak_pass;
-  LiveSources sources() const { return {*tracer, *dumper, leak_pass}; }
+  GroupPass group_pass;                       // with --by
+  std::shared_ptr<IdentityTable> identities;  // with --by
+  LiveSources sources() const { return {*tracer, *dumper, leak_pass, group_pass, identities.get()}; }
 };
 
 // Resolves opts.filter (cgroup id, netns) in place.

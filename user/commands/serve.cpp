@@ -78,6 +78,8 @@ Status run_serve(const ServeOptions& opts) {
   lopts.stuck_min_age_ns = static_cast<uint64_t>(opts.stuck_min_age_s * 1e9);
   lopts.stuck_period = std::chrono::seconds(5);
   lopts.tick_s = kPublishS;
+  lopts.groups = opts.groups;
+  lopts.group_period = std::chrono::seconds(5);
   auto kernel = start_live_kernel(lopts, opts.ringbuf_bytes);
   if (!kernel) return kernel.error();
 

@@ -20,7 +20,7 @@ namespace {
 
 class Reporter {
  public:
-  Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out) {}
+  Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out), view_(opts.hist_state) {}
   void report(const TcpTables& t, StatsContext c) {
     const uint64_t now = monotonic_ns();
     c.interval_s = last_ns_ ? static_cast<double>(now - last_ns_) / 1e9 : 0;
@@ -47,6 +47,9 @@ class Reporter {
 Status run_replay(const StatsOptions& opts) {
   if (auto st = check_replay_file(opts.replay); !st) return st;
   StateTable table(opts.filter.by_owner());
+  // Captures name no cgroup, container or pod: those keys group nothing here.
+  GroupEvents groups(opts.groups.spec, opts.groups.max_groups, nullptr);
+  if (opts.groups.enabled()) table.set_groups(&groups);
   TableSink sink(table, &opts.filter);
   auto counters = replay_capture(opts.replay, sink);
   if (!counters) return counters.error();
@@ -56,6 +59,10 @@ Status run_replay(const StatsOptions& opts) {
   StatsContext c;
   c.counters = counters.value();
   c.now_ns = sink.last_ts();
+  if (opts.groups.enabled()) {
+    const GroupGauges gauges = gauges_of_table(opts.groups, table, groups);
+    c.groups = build_group_report(opts.groups, &gauges, &groups, IdentityTable());
+  }
   reporter.report(table, c);
   return Ok{};
 }
@@ -72,6 +79,10 @@ Status run_stats(const StatsOptions& opts) {
   lopts.stuck_min_age_ns = static_cast<uint64_t>(opts.stuck_min_age_s * 1e9);
   lopts.stuck_period = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(opts.interval_s, 1.0, 5.0) * 1000));
   lopts.tick_s = opts.interval_s;
+  lopts.groups = opts.groups;
+  // Group counts are measured again for every report, and at the end.
+  lopts.group_period = std::chrono::milliseconds(
+      static_cast<int64_t>(std::clamp(opts.interval_s > 0 ? opts.interval_s : 1.0, 0.5, 10.0) * 1000));
   auto kernel = start_live_kernel(lopts, opts.ringbuf_bytes);
   if (!kernel) return kernel.error();
 

@@ -43,10 +43,11 @@ class LifetimeHistogram {
   };
   std::vector<Log2Bucket> log2_buckets() const;
 
- private:
+  // The layout: the bucket of a duration, and the least duration in a bucket.
   static int index(uint64_t ns);
   static uint64_t lower_bound(int idx);
 
+ private:
   std::array<uint64_t, kBuckets> buckets_{};
   uint64_t count_ = 0;
   long double sum_ = 0;

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "model/event.hpp"
 #include "model/tcp_state.hpp"
+#include "views/groups_view.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -141,6 +143,62 @@ void counters(std::string& out, const MetricsSnapshot& s) {
   fmt::format_to(it, "tcpfsm_tracked_sockets {}\n", s.tracked);
 }
 
+// "name=\"value\",..." of a series' labels.
+std::string label_text(const std::vector<std::pair<std::string, std::string>>& labels) {
+  std::string t;
+  for (const auto& [k, v] : labels) fmt::format_to(std::back_inserter(t), "{}=\"{}\",", k, escape(v));
+  return t;
+}
+
+void histogram_series(std::string& out, const std::string& name, const std::string& labels, const SparseHistogram& h) {
+  auto it = std::back_inserter(out);
+  uint64_t cumulative = 0;
+  for (const auto& b : h.log2_buckets()) {
+    cumulative += b.count;
+    if (b.le_ns) {
+      fmt::format_to(it, "{}_bucket{{{}le=\"{}\"}} {}\n", name, labels, static_cast<double>(b.le_ns) / 1e9, cumulative);
+    } else {
+      fmt::format_to(it, "{}_bucket{{{}le=\"+Inf\"}} {}\n", name, labels, cumulative);
+    }
+  }
+  std::string bare = labels;
+  if (!bare.empty()) bare.pop_back();
+  fmt::format_to(it, "{}_sum{{{}}} {}\n", name, bare, static_cast<double>(h.sum_ns() / 1e9L));
+  fmt::format_to(it, "{}_count{{{}}} {}\n", name, bare, h.count());
+}
+
+// serve --by: sockets per group and state; for pods and containers also
+// their TIME_WAIT and CLOSE_WAIT lifetimes. Bounded: --top series (lport:
+// the listening ports), the rest as "other".
+void grouped(std::string& out, const MetricsSnapshot& s) {
+  if (!s.group_by) return;
+  auto it = std::back_inserter(out);
+  const GroupBy by = *s.group_by;
+  const std::string key = by == GroupBy::Lport ? "port" : std::string(group_by_name(by));
+  const std::string gauge = "tcpfsm_sockets_by_" + key;
+  header(out, gauge, "gauge", "TCP sockets by " + key + " and state, for the top groups; the rest as \"other\".");
+  for (const auto& g : s.groups) {
+    const std::string labels = label_text(g.labels);
+    for (uint8_t st : kNodeStates) {
+      if (st == TCPFSM_LISTEN || st == TCPFSM_CLOSE) continue;
+      fmt::format_to(it, "{}{{{}state=\"{}\"}} {}\n", gauge, labels, state_label(st), g.states[st]);
+    }
+  }
+  if (by == GroupBy::Pod || by == GroupBy::Container) {
+    const std::string hist = "tcpfsm_state_duration_seconds_by_" + key;
+    header(out, hist, "histogram",
+           "Time sockets of a " + key + " spent in TIME_WAIT and CLOSE_WAIT, when they left it.");
+    for (const auto& g : s.groups) {
+      const std::string labels = label_text(g.labels);
+      histogram_series(out, hist, labels + "state=\"time_wait\",", g.time_wait);
+      histogram_series(out, hist, labels + "state=\"close_wait\",", g.close_wait);
+    }
+  }
+  header(out, "tcpfsm_groups_dropped_total", "counter",
+         "Socket states and records --max-groups folded into \"other\" because that many groups were tracked.");
+  fmt::format_to(it, "tcpfsm_groups_dropped_total {}\n", s.groups_dropped);
+}
+
 void bpf_stats(std::string& out, const MetricsSnapshot& s) {
   if (s.bpf.empty()) return;
   auto it = std::back_inserter(out);
@@ -178,6 +236,73 @@ void fill_snapshot(MetricsSnapshot& s, const StatsContext& c, size_t stuck_top) 
     s.stuck_age_s = static_cast<double>(c.stuck_age_ns) / 1e9;
     s.stuck_owners_unreadable = !c.stuck->owner_error.empty();
   }
+  // No grouped series before the first gauge pass: zeros would read as an idle host.
+  if (c.groups && !c.groups->opts.spec.empty() && c.groups->gauges_known) {
+    s.group_by = c.groups->opts.spec.keys.front();
+    s.groups = group_series(*c.groups);
+    s.groups_dropped = c.groups->folded_records;
+    s.groups_dropped += c.groups->folded_groups;
+  }
+}
+
+namespace {
+
+// A row's labels, in kube-state-metrics' and cAdvisor's names.
+std::vector<std::pair<std::string, std::string>> labels_of(GroupBy by, const GroupRow& r) {
+  switch (by) {
+    case GroupBy::Lport:
+      return {{"port", std::to_string(r.key.lport)}};
+    case GroupBy::Pod:
+      return {{"namespace", r.identity.pod_namespace},
+              {"pod", r.identity.pod_name.empty() ? r.identity.pod_uid : r.identity.pod_name}};
+    case GroupBy::Container:
+      return {{"container_id", r.identity.container_id}, {"container", r.identity.container_name}};
+    default:
+      return {{std::string(group_by_name(by)), key_part_text(by, r.key, r.identity)}};
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> other_labels(GroupBy by) {
+  switch (by) {
+    case GroupBy::Lport:
+      return {{"port", "other"}};
+    case GroupBy::Pod:
+      return {{"namespace", ""}, {"pod", "other"}};
+    case GroupBy::Container:
+      return {{"container_id", "other"}, {"container", ""}};
+    default:
+      return {{std::string(group_by_name(by)), "other"}};
+  }
+}
+
+void add_row(GroupSeries& s, const GroupRow& r) {
+  for (size_t i = 0; i < s.states.size(); ++i) s.states[i] += r.states[i];
+  s.time_wait.merge(r.lifetimes[TCPFSM_TIME_WAIT]);
+  s.close_wait.merge(r.lifetimes[TCPFSM_CLOSE_WAIT]);
+}
+
+}  // namespace
+
+std::vector<GroupSeries> group_series(const GroupReport& r) {
+  std::vector<GroupSeries> out;
+  if (r.opts.spec.empty()) return out;
+  const GroupBy by = r.opts.spec.keys.front();
+  std::set<uint16_t> listening;
+  for (const auto& l : r.listeners) listening.insert(l.port);
+  GroupSeries other{other_labels(by), {}, {}, {}};
+  add_row(other, r.others);
+  for (const auto& row : r.rows) {
+    // Local ports are labels only where something listens: a service, not a client's ephemeral port.
+    if (by == GroupBy::Lport && !listening.count(row.key.lport)) {
+      add_row(other, row);
+      continue;
+    }
+    GroupSeries g{labels_of(by, row), {}, {}, {}};
+    add_row(g, row);
+    out.push_back(std::move(g));
+  }
+  out.push_back(std::move(other));
+  return out;
 }
 
 std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n) {
@@ -207,6 +332,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   durations(out, s);
   stuck(out, s);
   counters(out, s);
+  grouped(out, s);
   bpf_stats(out, s);
   header(out, "tcpfsm_build_info", "gauge", "tcpfsm's version; always 1.");
   fmt::format_to(std::back_inserter(out), "tcpfsm_build_info{{version=\"{}\"}} 1\n", escape(s.version));

@@ -6,14 +6,17 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "account/groups.hpp"
 #include "account/leak_finder.hpp"
 #include "account/stats_context.hpp"
 #include "account/tables.hpp"
 #include "model/lifetime_histogram.hpp"
 #include "model/run_counters.hpp"
+#include "model/sparse_histogram.hpp"
 #include "tcpfsm/event.h"
 
 namespace tcpfsm {
@@ -24,6 +27,15 @@ struct StuckSeries {
   std::string comm;       // "<orphaned>" or "<unknown>" for sockets no process holds
   std::string container;  // short container id, "" outside containers
   uint64_t count = 0;
+};
+
+// One series set of a grouped metric (`serve --by`): its labels, its
+// sockets by state, and (pods, containers) its TIME_WAIT and CLOSE_WAIT
+// lifetimes.
+struct GroupSeries {
+  std::vector<std::pair<std::string, std::string>> labels;  // ("port", "8080"), or ("namespace", ..), ("pod", ..)
+  StateCounts states{};
+  SparseHistogram time_wait, close_wait;
 };
 
 struct BpfProgStats {
@@ -47,6 +59,9 @@ struct MetricsSnapshot {
   uint64_t stuck_failures = 0;           // leak passes that failed
   bool stuck_owners_unreadable = false;  // the last pass could not read /proc for holders
   std::vector<BpfProgStats> bpf;         // empty unless BPF stats are on
+  std::optional<GroupBy> group_by;       // serve --by
+  std::vector<GroupSeries> groups;       // at most --top (lport: the listening ports), then "other"
+  uint64_t groups_dropped = 0;           // socket states and records --max-groups folded away
   std::string version;
 };
 
@@ -58,6 +73,10 @@ void fill_snapshot(MetricsSnapshot& s, const StatsContext& c, size_t stuck_top);
 // The top `n` holders of a leak report as (state, comm, container) series,
 // summed over processes that share all three, most sockets first.
 std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n);
+
+// The series of a grouped metric from a report: lport keeps the ports
+// something listens on, the others the report's rows; the rest is "other".
+std::vector<GroupSeries> group_series(const GroupReport& r);
 
 // Prometheus text exposition format 0.0.4.
 std::string render_metrics(const MetricsSnapshot& s);

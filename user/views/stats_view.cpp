@@ -139,7 +139,16 @@ std::string StatsView::text(const TcpTables& t, const StatsContext& c) {
                    h.count(), duration_or_dash(h, 0.5), duration_or_dash(h, 0.99), duration_or_dash(h, 1), found);
   }
   timewait_lines(out, t);
+  if (hist_state_) {
+    const LifetimeHistogram& h = t.lifetime(hist_state_);
+    out += log2_hist_text(fmt::format("{} lifetimes, {} sockets (every socket that left it while traced)",
+                                      state_name(hist_state_), h.count()),
+                          h.log2_buckets());
+  }
   stuck_lines(out, c);
+  if (c.groups) out += groups_.text(*c.groups, c.interval_s, hist_state_);
+  if (!c.groups_error.empty())
+    fmt::format_to(it, "groups: the last count failed ({} failures so far): {}\n", c.groups_failures, c.groups_error);
   counter_lines(out, c);
   prev_entered_ = t.entered();
   prev_left_ = t.left();
@@ -173,35 +182,42 @@ nlohmann::json StatsView::json(const TcpTables& t, const StatsContext& c) {
   prev_entered_ = t.entered();
   prev_left_ = t.left();
   const RunCounters& k = c.counters;
-  return {{"type", "stats"},
-          {"stuck", stuck_json(c)},
-          {"stuck_error", c.stuck_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.stuck_error)},
-          {"stuck_owner_error",
-           c.stuck && !c.stuck->owner_error.empty() ? nlohmann::json(c.stuck->owner_error) : nlohmann::json(nullptr)},
-          {"stuck_failures", c.stuck_failures},
-          {"states", std::move(states)},
-          {"states_by_family",
-           {{std::string(family_name(AF_INET)), std::move(v4)}, {std::string(family_name(AF_INET6)), std::move(v6)}}},
-          {"transitions", std::move(transitions)},
-          {"lifetimes", std::move(lifetimes)},
-          {"rates", std::move(rates)},
-          {"preexisting", std::move(preexisting)},
-          {"timewait_ends",
-           {{"expired", t.timewait_ends(TimewaitEnd::Expired)}, {"killed", t.timewait_ends(TimewaitEnd::Killed)}}},
-          {"events", k.events},
-          {"lost",
-           {{"total", k.lost()},
-            {"ringbuf", k.ringbuf_drops},
-            {"recursion", k.lost_recursion()},
-            {"uncounted", k.uncounted}}},
-          {"counters", counters_json(k)},
-          {"counted_in", c.counted_in_kernel ? "kernel" : "userspace"},
-          {"drift", c.last_drift},
-          {"drift_total", c.total_drift},
-          {"reconciliations", c.reconciliations},
-          {"resyncs", t.resyncs()},
-          {"tracked", t.tracked()},
-          {"seeded", c.seeded}};
+  nlohmann::json out = {
+      {"type", "stats"},
+      {"stuck", stuck_json(c)},
+      {"stuck_error", c.stuck_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.stuck_error)},
+      {"stuck_owner_error",
+       c.stuck && !c.stuck->owner_error.empty() ? nlohmann::json(c.stuck->owner_error) : nlohmann::json(nullptr)},
+      {"stuck_failures", c.stuck_failures},
+      {"states", std::move(states)},
+      {"states_by_family",
+       {{std::string(family_name(AF_INET)), std::move(v4)}, {std::string(family_name(AF_INET6)), std::move(v6)}}},
+      {"transitions", std::move(transitions)},
+      {"lifetimes", std::move(lifetimes)},
+      {"rates", std::move(rates)},
+      {"preexisting", std::move(preexisting)},
+      {"timewait_ends",
+       {{"expired", t.timewait_ends(TimewaitEnd::Expired)}, {"killed", t.timewait_ends(TimewaitEnd::Killed)}}},
+      {"events", k.events},
+      {"lost",
+       {{"total", k.lost()},
+        {"ringbuf", k.ringbuf_drops},
+        {"recursion", k.lost_recursion()},
+        {"uncounted", k.uncounted}}},
+      {"counters", counters_json(k)},
+      {"counted_in", c.counted_in_kernel ? "kernel" : "userspace"},
+      {"drift", c.last_drift},
+      {"drift_total", c.total_drift},
+      {"reconciliations", c.reconciliations},
+      {"resyncs", t.resyncs()},
+      {"tracked", t.tracked()},
+      {"seeded", c.seeded}};
+  if (c.groups) {
+    nlohmann::json groups = groups_.json(*c.groups, c.interval_s);
+    for (auto it = groups.begin(); it != groups.end(); ++it) out[it.key()] = std::move(it.value());
+    out["groups_error"] = c.groups_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.groups_error);
+  }
+  return out;
 }
 
 }  // namespace tcpfsm

@@ -1,0 +1,167 @@
+// Accounting per group of sockets (`stats --by`): the gauges of each group
+// from a sock_diag dump (exact, as `ss -tan` grouped the same way), and
+// from the records each group's entries into states and lifetimes. Both
+// are bounded by max_groups; what a bound folds away is counted.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "account/identities.hpp"
+#include "account/leak_finder.hpp"
+#include "model/event.hpp"
+#include "model/filter.hpp"
+#include "model/group_key.hpp"
+#include "model/socket_record.hpp"
+#include "model/sparse_histogram.hpp"
+#include "tcpfsm/event.h"
+
+namespace tcpfsm {
+
+using StateCounts = std::array<uint64_t, TCPFSM_STATE_MAX>;
+
+struct GroupOptions {
+  GroupSpec spec;               // empty: no grouping
+  uint32_t states = 0;          // bit (1 << state) of the states counted (--state); 0: every state but LISTEN
+  uint8_t sort_state = 0;       // the column rows are sorted by (--sort); 0: the total
+  size_t top = 20;              // rows shown before (others)
+  size_t max_groups = 10000;    // groups tracked at most, each side
+  std::string host_root = "/";  // where /var/log/pods is (--host-root)
+  bool enabled() const { return !spec.empty(); }
+  bool counts(uint8_t state) const;
+  // The state whose rate and lifetimes the rows show: the sorted one, or
+  // ESTABLISHED when rows are sorted by their total (new connections/s
+  // and how long they lasted).
+  uint8_t shown_state() const { return sort_state ? sort_state : uint8_t{TCPFSM_ESTABLISHED}; }
+};
+
+// What StateTable tells a per-group accounting (records mode).
+class GroupAccounting {
+ public:
+  virtual ~GroupAccounting() = default;
+  virtual uint32_t group_of(const Event& e) = 0;
+  virtual void entered(uint32_t group, uint8_t state) = 0;
+  virtual void left(uint32_t group, uint8_t state, uint64_t spent_ns) = 0;
+};
+
+// Per group, from the records: entries into each state, and the time
+// spent in each state by the sockets that left it. Group 0 is where the
+// records of groups past max_groups go.
+class GroupEvents final : public GroupAccounting {
+ public:
+  struct Group {
+    GroupKey key;
+    StateCounts entered{};
+    std::array<SparseHistogram, TCPFSM_STATE_MAX> lifetimes;
+  };
+
+  // identities: for keys a process or netns tells (cgroup, container,
+  // pod); may be null when the spec has none.
+  GroupEvents(GroupSpec spec, size_t max_groups, IdentityCache* identities);
+
+  uint32_t group_of(const Event& e) override;
+  void entered(uint32_t group, uint8_t state) override;
+  void left(uint32_t group, uint8_t state, uint64_t spent_ns) override;
+
+  const Group* find(const GroupKey& key) const;
+  const Group& group(uint32_t id) const { return groups_[id < groups_.size() ? id : 0]; }
+  template <typename F>
+  void for_each(F&& f) const {  // every tracked group, not group 0
+    for (size_t i = 1; i < groups_.size(); ++i) f(groups_[i]);
+  }
+  const Group& overflow() const { return groups_[0]; }
+  uint64_t folded() const { return folded_; }  // records put in group 0
+  size_t size() const { return groups_.size() - 1; }
+
+ private:
+  GroupSpec spec_;
+  size_t max_groups_;
+  IdentityCache* identities_;
+  std::vector<Group> groups_;
+  std::unordered_map<GroupKey, uint32_t, GroupKeyHash> ids_;
+  uint64_t folded_ = 0;
+};
+
+struct ListenerRow {
+  uint8_t family = 0;
+  std::array<uint8_t, 16> addr{};
+  uint16_t port = 0;
+  uint32_t netns = 0;
+  uint32_t accept_queue = 0;  // waiting for accept() (Recv-Q)
+  uint32_t backlog = 0;       // listen()'s backlog as capped (Send-Q)
+  uint32_t pid = 0;           // its holder, 0 unknown
+  std::string comm;
+};
+
+// Per group, from one dump.
+struct GroupGauges {
+  std::unordered_map<GroupKey, StateCounts, GroupKeyHash> counts;
+  StateCounts folded{};        // sockets of groups past max_groups, by state
+  uint64_t folded_groups = 0;  // how many such groups
+  std::vector<ListenerRow> listeners;
+  bool holders_complete = true;
+  std::string owner_error;
+  NetnsIdentities netns;  // for sockets no process holds, also for the records' side
+};
+
+// The gauges of the sockets a StateTable tracks, by the groups `events`
+// gave them (replays: captures carry no dump).
+class StateTable;
+GroupGauges gauges_of_table(const GroupOptions& opts, const StateTable& table, const GroupEvents& events);
+
+// Counts a dump by group. `holders`: for the spec's process keys, the
+// holder of each socket inode (lowest pid when shared); `processes`
+// answers about those pids.
+GroupGauges count_groups(const GroupOptions& opts, const std::vector<SocketRecord>& dump,
+                         const std::unordered_map<uint32_t, uint32_t>& holders, OwnerLookup& processes,
+                         IdentityTable& identities, const PodDirectory& pods, NetnsIdentities netns);
+
+// A gauge pass against the live system: dump, find holders (within a time
+// budget per pass; the scan resumes at the next), count.
+class GroupCounter {
+ public:
+  GroupCounter(GroupOptions opts, FilterSpec filter, IdentityTable& identities);
+  Result<GroupGauges> pass();
+
+ private:
+  GroupOptions opts_;
+  FilterSpec filter_;
+  IdentityTable& identities_;
+  ProcOwnerLookup owners_;
+  OwnerResolver netns_owners_;
+  size_t last_dump_ = 0;
+};
+
+// One row of a report: a group, or (others).
+struct GroupRow {
+  GroupKey key;
+  Identity identity;
+  StateCounts states{};
+  uint64_t total = 0;
+  StateCounts entered{};  // cumulative: rates come from two reports
+  std::array<SparseHistogram, TCPFSM_STATE_MAX> lifetimes;
+};
+
+struct GroupReport {
+  GroupOptions opts;
+  std::vector<GroupRow> rows;  // the top groups with sockets now, worst first
+  GroupRow others;             // everything else, so every column adds up
+  uint64_t other_groups = 0;   // groups with sockets in `others`
+  uint64_t folded_groups = 0;  // groups past max_groups (in `others` too)
+  uint64_t folded_records = 0;
+  std::vector<ListenerRow> listeners;
+  bool gauges_known = false;  // a gauge pass has finished
+  bool holders_complete = true;
+  std::string owner_error;
+};
+
+// The rows: gauges (if a pass finished) and records (if any) merged by key.
+GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gauges, const GroupEvents* events,
+                               const IdentityTable& identities);
+
+}  // namespace tcpfsm
