@@ -107,7 +107,8 @@ void print_usage(std::FILE* out) {
                "  --connections N        stop after exactly N connection attempts in total\n"
                "                         (with --duration: whichever comes first)\n"
                "  --port P               listening port (default 5201)\n"
-               "  --addresses K          destinations 127.0.0.1 .. 127.0.0.K (default 200, 1..254)\n"
+               "  --addresses K          destinations 127.0.0.1 and the K-1 loopback addresses after it (default 200, "
+               "1..65535)\n"
                "  --linger0              clients close with SO_LINGER {1,0} (RST, no TIME_WAIT)\n"
                "  --ready-file PATH      write \"ready\\n\" to PATH once the server is listening\n"
                "  --start-delay S        wait S seconds after listening before clients start (default 0)\n"
@@ -199,7 +200,7 @@ Options parse_args(int argc, char** argv) {
     } else if (name == "--port") {
       o.port = parse_uint<uint16_t>(name, value(), 1, 65535);
     } else if (name == "--addresses") {
-      o.addresses = parse_uint<unsigned>(name, value(), 1, 254);
+      o.addresses = parse_uint<unsigned>(name, value(), 1, 65535);
     } else if (name == "--ready-file") {
       std::string_view v = value();
       if (v.empty()) usage_error("--ready-file requires a non-empty path");

@@ -21,6 +21,16 @@
 //                         the kernel): one tick's summing of per-CPU counts and
 //                         histograms, table update and snapshot. Independent
 //                         of traffic and of the number of sockets.
+//   BM_AccountByRaddr/N   `stats --by raddr`: BM_AccountOnly with per-group
+//                         entries and lifetimes, the server sides' peers
+//                         spread over N addresses (N groups + the clients').
+//   BM_AccountByPod       `stats --by pod`: the same with the identity of
+//                         each record's process looked up (cached per pid).
+//   BM_CountGroups/N      one gauge pass's counting: 100,000 dumped sockets
+//                         over N groups (the dump itself is sock_diag's, as
+//                         for a reconciliation).
+//   BM_GroupReport/N      one report: merging N groups' gauges and records,
+//                         sorting, the top 20, (others), the text table.
 //   BM_StateTableMemory   not a timing: heap bytes per tracked socket
 //                         (mallinfo2 before/after tracking 100k established
 //                         sockets). Target: RSS <= 40 MiB + 200 B/socket.
@@ -45,10 +55,12 @@
 #include <string>
 #include <vector>
 
+#include "account/groups.hpp"
 #include "account/kernel_table.hpp"
 #include "account/state_table.hpp"
 #include "model/event.hpp"
 #include "tcpfsm/event.h"
+#include "views/groups_view.hpp"
 #include "views/metrics.hpp"
 #include "views/trace_view.hpp"
 
@@ -331,6 +343,123 @@ void BM_AccountOnly(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.events.size()));
 }
 BENCHMARK(BM_AccountOnly)->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------- 2b: grouping
+
+// The workload with the server sides' peers spread over `groups` addresses.
+std::vector<Event> spread_peers(size_t groups) {
+  std::vector<Event> events = workload().events;
+  for (auto& e : events) {
+    const uint64_t conn = (e.cookie - 1) / 2;
+    const auto peer = static_cast<uint32_t>(conn % groups);
+    std::array<uint8_t, 16> a{10, static_cast<uint8_t>(peer >> 16), static_cast<uint8_t>(peer >> 8),
+                              static_cast<uint8_t>(peer)};
+    if (e.cookie % 2 == 0) {
+      e.daddr = a;  // server side: the client is the peer
+    } else {
+      e.saddr = a;
+    }
+  }
+  return events;
+}
+
+void account_grouped(benchmark::State& state, const char* by, const std::vector<Event>& events) {
+  tcpfsm::IdentityTable ids;
+  const auto spec = tcpfsm::parse_group_spec("--by", by).value();
+  std::unique_ptr<tcpfsm::IdentityCache> cache;
+  if (spec.needs_identity()) cache = std::make_unique<tcpfsm::IdentityCache>(spec, ids, "/");
+  for (auto _ : state) {
+    auto table = std::make_unique<StateTable>();
+    tcpfsm::GroupEvents groups(spec, 10'000, cache.get());
+    table->set_groups(&groups);
+    Settler settler;
+    for (const auto& e : events) {
+      table->apply(e);
+      settler.maybe(*table, e.ts_ns);
+    }
+    state.PauseTiming();
+    state.counters["groups"] = static_cast<double>(groups.size());
+    table.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events.size()));
+}
+
+void BM_AccountByRaddr(benchmark::State& state) {
+  static const auto events = spread_peers(static_cast<size_t>(state.range(0)));
+  account_grouped(state, "raddr", events);
+}
+BENCHMARK(BM_AccountByRaddr)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+void BM_AccountByPod(benchmark::State& state) { account_grouped(state, "pod", workload().events); }
+BENCHMARK(BM_AccountByPod)->Unit(benchmark::kMillisecond);
+
+class NoProcesses : public tcpfsm::OwnerLookup {
+ public:
+  Holders holders(const std::vector<uint32_t>&) override { return {}; }
+  std::optional<tcpfsm::ProcessInfo> process(uint32_t pid) override {
+    tcpfsm::ProcessInfo p;
+    p.pid = pid;
+    p.comm = "server";
+    p.cgroup = "/kubepods/burstable/pod0b1e2a3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/" + std::string(64, 'a');
+    return p;
+  }
+};
+
+// 100,000 dumped sockets, their peers over `groups` addresses.
+std::vector<tcpfsm::SocketRecord> spread_dump(size_t groups) {
+  std::vector<tcpfsm::SocketRecord> dump(100'000);
+  for (size_t i = 0; i < dump.size(); ++i) {
+    auto& r = dump[i];
+    r.family = AF_INET;
+    r.state = i % 3 ? TCPFSM_TIME_WAIT : TCPFSM_ESTABLISHED;
+    r.timewait = r.state == TCPFSM_TIME_WAIT;
+    const auto peer = static_cast<uint32_t>(i % groups);
+    r.daddr = {10, static_cast<uint8_t>(peer >> 16), static_cast<uint8_t>(peer >> 8), static_cast<uint8_t>(peer)};
+    r.saddr = {127, 0, 0, 1};
+    r.sport = kServerPort;
+    r.dport = static_cast<uint16_t>(32768 + i % 28232);
+    r.netns = kNetns;
+    r.inode = r.timewait ? 0 : static_cast<uint32_t>(i + 1);
+  }
+  return dump;
+}
+
+void BM_CountGroups(benchmark::State& state) {
+  const auto dump = spread_dump(static_cast<size_t>(state.range(0)));
+  tcpfsm::GroupOptions o;
+  o.spec = tcpfsm::parse_group_spec("--by", "raddr").value();
+  NoProcesses procs;
+  tcpfsm::IdentityTable ids;
+  for (auto _ : state) {
+    auto g = tcpfsm::count_groups(o, dump, {}, procs, ids, tcpfsm::PodDirectory(), {});
+    benchmark::DoNotOptimize(g.counts.size());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * dump.size()));
+}
+BENCHMARK(BM_CountGroups)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+void BM_GroupReport(benchmark::State& state) {
+  const auto groups = static_cast<size_t>(state.range(0));
+  tcpfsm::GroupOptions o;
+  o.spec = tcpfsm::parse_group_spec("--by", "raddr").value();
+  NoProcesses procs;
+  tcpfsm::IdentityTable ids;
+  const auto gauges = tcpfsm::count_groups(o, spread_dump(groups), {}, procs, ids, tcpfsm::PodDirectory(), {});
+  const auto events = spread_peers(groups);
+  StateTable table;
+  tcpfsm::GroupEvents ge(o.spec, 20'000, nullptr);
+  table.set_groups(&ge);
+  for (const auto& e : events) table.apply(e);
+  tcpfsm::GroupsView view;
+  for (auto _ : state) {
+    const auto report = tcpfsm::build_group_report(o, &gauges, &ge, ids);
+    const std::string text = view.text(report, 1, 0);
+    benchmark::DoNotOptimize(text.size());
+  }
+  state.counters["groups"] = static_cast<double>(gauges.counts.size());
+}
+BENCHMARK(BM_GroupReport)->Arg(10'000)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------- 3: trace output
 

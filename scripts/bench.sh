@@ -22,7 +22,8 @@
 # Modes: none, floor (build/tcpfsm_floor: empty programs at tcpfsm's attach
 # points, the cost of being attached at all), stats (counts in the kernel),
 # stats-records (stats --records: a ring buffer record per transition, counted
-# in userspace), trace, serve, tcpstates.
+# in userspace), stats-by-raddr and stats-by-pod (stats --by, a report every
+# second), trace, serve, tcpstates.
 #
 # --smoke: one short run of everything, to keep the script working (CI).
 set -euo pipefail
@@ -99,6 +100,9 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
     floor) "$B/tcpfsm_floor" >"$WORK/out" 2>"$WORK/err" & ;;
     stats) "$B/tcpfsm" stats --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     stats-records) "$B/tcpfsm" stats --records --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
+    # Grouped: a report (and a gauge pass) every second, as a person watches it.
+    stats-by-raddr) "$B/tcpfsm" stats --by raddr --json --interval 1 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
+    stats-by-pod) "$B/tcpfsm" stats --by pod --json --interval 1 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     trace) "$B/tcpfsm" trace --json --netns "$ino" >/dev/shm/tcpfsm-bench-trace.json 2>"$WORK/err" & ;;
     serve)
       "$B/tcpfsm" serve --listen "127.0.0.1:$PORT" --netns "$ino" >"$WORK/out" 2>"$WORK/err" &
@@ -108,7 +112,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
       HELPER=$!
       return 0 ;;
     tcpstates) "$TCPSTATES" >"$WORK/out" 2>"$WORK/err" & ;;
-    *) die "unknown mode '$mode' (none floor stats stats-records trace serve tcpstates)" ;;
+    *) die "unknown mode '$mode' (none floor stats stats-records stats-by-raddr stats-by-pod trace serve tcpstates)" ;;
   esac
   TRACER=$!
   sleep 1.5  # load and attach
@@ -160,9 +164,10 @@ run_one() {
   # (CLOSE>LISTEN, LISTEN>CLOSE).
   expected=$((conns * 10 + 2))
   case "$mode" in
-    stats|stats-records)
-      delivered=$(grep -o '"[A-Z_0-9]*>[A-Z_0-9]*":[0-9]*' "$WORK/out" | awk -F: '{ s += $2 } END { print s + 0 }')
-      ringbuf=$(json_num ringbuf "$WORK/out"); recursion=$(json_num recursion "$WORK/out") ;;
+    stats|stats-records|stats-by-*)
+      tail -n1 "$WORK/out" >"$WORK/last"  # the final report
+      delivered=$(grep -o '"[A-Z_0-9]*>[A-Z_0-9]*":[0-9]*' "$WORK/last" | awk -F: '{ s += $2 } END { print s + 0 }')
+      ringbuf=$(json_num ringbuf "$WORK/last"); recursion=$(json_num recursion "$WORK/last") ;;
     trace)
       delivered=$(grep -c '"type":"state"' /dev/shm/tcpfsm-bench-trace.json || true)
       tail -n1 /dev/shm/tcpfsm-bench-trace.json >"$WORK/summary"
@@ -286,3 +291,34 @@ END {
   for (k = 1; k <= n; k++) if (ms[k] in tbpf && tbpf[ms[k]] != "-") printf " %s %s,", ms[k], tbpf[ms[k]]
   printf " and per unrelated timer (connections closed with RST, so no timewait socket): stats %s, floor (empty programs) %s.\n", timer_ns, floor_timer_ns
 }' "$WORK/closed"
+
+# The cost per report of --by: 100,000 TIME_WAIT sockets in a namespace over
+# 10,000 local addresses (the load generator's --addresses), then `stats`
+# plain and `stats --by laddr` (the same key code as raddr) and `--by pod`,
+# each reporting every second for 10 s: tracer CPU per report and peak RSS.
+if [[ " $MODES " == *" stats-by-"* ]]; then
+  conns=100000; addrs=10000
+  case " $* " in *" --smoke "*) conns=2000; addrs=200 ;; esac
+  [ "$DURATION" = 1 ] && { conns=2000; addrs=200; }
+  NS="tcpfsm-bench-$$"
+  ip netns add "$NS"
+  ip netns exec "$NS" ip link set lo up
+  ino=$(stat -L -c %i "/run/netns/$NS")
+  ip netns exec "$NS" "$B/tcpfsm_loadgen" --connections "$conns" --addresses "$addrs" >/dev/null 2>&1 ||
+    die "the load generator failed to make $conns connections"
+  printf "\nper report, %s TIME_WAIT sockets over %s local addresses, a report every second for 10 s:\n" "$conns" "$addrs"
+  for args in "stats" "stats --by laddr" "stats --by pod"; do
+    # shellcheck disable=SC2086
+    "$B/tcpfsm" $args --json --interval 1 --duration 10 --netns "$ino" >"$WORK/out" 2>"$WORK/err" &
+    pid=$!
+    sleep 2  # loaded, attached, first dumps done: from here on, one report a second
+    c0=$(cpu_ticks "$pid")
+    sleep 7.5
+    c=$(($(cpu_ticks "$pid") - c0)); rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+    wait "$pid" || die "$args failed: $(cat "$WORK/err")"
+    groups=$(grep -o '"groups":\[' "$WORK/out" >/dev/null && tail -n1 "$WORK/out" | grep -o '"others":{[^}]*"groups":[0-9]*' | grep -o '[0-9]*$' || echo -)
+    awk -v a="$args" -v c="$c" -v hz="$CLK_TCK" -v rss="$rss" -v g="$groups" \
+      'BEGIN { printf "  %-18s CPU %.3f s over 7.5 s = %.1f ms per report; peak RSS %.1f MiB; groups past the top 20: %s\n", a, c / hz, 1000 * c / hz / 7.5, rss / 1024, g }'
+  done
+  ip netns del "$NS"; NS=""
+fi

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -352,6 +353,41 @@ TEST(Groups, PodsFromTheKubeletsCgroupsAndLogDirectoriesWithTheirTimeWait) {
     }
   }
   std::filesystem::remove_all(host);
+}
+
+// A capture grouped by --replay gives the live groups, without root.
+TEST(Groups, ReplayGroupsACaptureAsLiveStatsDoes) {
+  Binary trace({"trace", "--json", "--duration", "3", "--netns", netns_arg()});
+  Binary stats({"stats", "--json", "--interval", "0", "--duration", "3", "--netns", netns_arg(), "--by", "raddr"});
+  std::this_thread::sleep_for(1s);
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t port = local_port(lis.get());
+  for (auto [src, n] : {std::pair{"127.0.0.2", 3}, std::pair{"127.0.0.3", 2}}) {
+    for (int i = 0; i < n; ++i) {
+      Fd c = connect_from(src, port);
+      Fd srv = accept_one(lis.get());
+      srv.reset();  // the server closes first: its TIME_WAIT is the peer's group
+      wait_eof(c.get());
+    }
+  }
+  Outcome t = trace.wait(), live = stats.wait();
+  ASSERT_EQ(t.status, 0) << t.err;
+  ASSERT_EQ(live.status, 0) << live.err;
+  char path[] = "/tmp/tcpfsm-capture-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_EQ(write(fd, t.out.data(), t.out.size()), static_cast<ssize_t>(t.out.size()));
+  close(fd);
+  chmod(path, 0644);
+  Binary replay({"stats", "--replay", path, "--json", "--by", "raddr"}, 65534);  // no privileges needed
+  Outcome r = replay.wait();
+  unlink(path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto text = [](const json& k) { return k.at("raddr").get<std::string>(); };
+  const Grouped from_live = groups_of(json::parse(lines(live.out).back()), text);
+  const Grouped from_capture = groups_of(json::parse(lines(r.out).back()), text);
+  EXPECT_EQ(from_capture, from_live);
+  EXPECT_EQ(from_capture.at("127.0.0.2").at("TIME_WAIT"), 3u);
+  EXPECT_EQ(from_capture.at("127.0.0.3").at("TIME_WAIT"), 2u);
 }
 
 TEST(Groups, BadGroupFlagsAreOneLineAndExit2) {

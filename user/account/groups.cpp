@@ -24,19 +24,6 @@ auto order_of(const GroupKey& k) {
   return std::tie(k.family, k.raddr, k.rport, k.laddr, k.lport, k.pid, k.comm, k.netns, k.identity);
 }
 
-uint64_t sort_value(const GroupOptions& o, const GroupRow& r) {
-  return o.sort_state ? r.states[o.sort_state] : r.total;
-}
-
-void add_into(GroupRow& into, const GroupRow& r) {
-  for (size_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
-    into.states[s] += r.states[s];
-    into.entered[s] += r.entered[s];
-    into.lifetimes[s].merge(r.lifetimes[s]);
-  }
-  into.total += r.total;
-}
-
 }  // namespace
 
 bool GroupOptions::counts(uint8_t state) const {
@@ -204,19 +191,42 @@ Result<GroupGauges> GroupCounter::pass() {
   return g;
 }
 
+namespace {
+
+// A group while the report is sorted: its gauges and a pointer to its
+// records, so only the rows shown copy their lifetimes.
+struct Candidate {
+  GroupKey key;
+  StateCounts states{};
+  uint64_t total = 0;
+  const GroupEvents::Group* records = nullptr;
+};
+
+void add_candidate(GroupRow& into, const Candidate& c) {
+  for (size_t s = 0; s < TCPFSM_STATE_MAX; ++s) into.states[s] += c.states[s];
+  into.total += c.total;
+  if (!c.records) return;
+  for (size_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
+    into.entered[s] += c.records->entered[s];
+    into.lifetimes[s].merge(c.records->lifetimes[s]);
+  }
+}
+
+}  // namespace
+
 GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gauges, const GroupEvents* events,
                                const IdentityTable& identities) {
   GroupReport rep;
   rep.opts = opts;
-  std::unordered_map<GroupKey, GroupRow, GroupKeyHash> rows;
-  auto row_of = [&](const GroupKey& k) -> GroupRow& {
-    auto [it, inserted] = rows.try_emplace(k);
+  std::unordered_map<GroupKey, Candidate, GroupKeyHash> by_key;
+  auto at = [&](const GroupKey& k) -> Candidate& {
+    auto [it, inserted] = by_key.try_emplace(k);
     if (inserted) it->second.key = k;
     return it->second;
   };
   if (gauges) {
     rep.gauges_known = true;
-    for (const auto& [key, counts] : gauges->counts) row_of(key).states = counts;
+    for (const auto& [key, counts] : gauges->counts) at(key).states = counts;
     rep.others.states = gauges->folded;
     rep.folded_groups = gauges->folded_groups;
     rep.listeners = gauges->listeners;
@@ -224,11 +234,7 @@ GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gaug
     rep.owner_error = gauges->owner_error;
   }
   if (events) {
-    events->for_each([&](const GroupEvents::Group& g) {
-      GroupRow& r = row_of(g.key);
-      r.entered = g.entered;
-      r.lifetimes = g.lifetimes;
-    });
+    events->for_each([&](const GroupEvents::Group& g) { at(g.key).records = &g; });
     // Group 0 holds the records of groups past the bound.
     const auto& o = events->overflow();
     for (size_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
@@ -237,38 +243,41 @@ GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gaug
     }
     rep.folded_records = events->folded();
   }
-  std::vector<GroupRow> all;
-  all.reserve(rows.size());
-  for (auto& [key, r] : rows) {
-    r.total = 0;
+  std::vector<Candidate> all;
+  all.reserve(by_key.size());
+  for (auto& [key, c] : by_key) {
     for (uint8_t s = 0; s < TCPFSM_STATE_MAX; ++s) {
-      if (!opts.counts(s)) r.states[s] = 0;
-      r.total += r.states[s];
+      if (!opts.counts(s)) c.states[s] = 0;
+      c.total += c.states[s];
     }
-    r.identity = identities.get(key.identity);
-    all.push_back(std::move(r));
+    all.push_back(c);
   }
   const uint8_t shown = opts.shown_state();
-  std::sort(all.begin(), all.end(), [&](const GroupRow& a, const GroupRow& b) {
-    const uint64_t va = sort_value(opts, a), vb = sort_value(opts, b);
-    if (va != vb) return va > vb;
-    if (a.entered[shown] != b.entered[shown]) return a.entered[shown] > b.entered[shown];
+  auto entered = [&](const Candidate& c) { return c.records ? c.records->entered[shown] : 0; };
+  auto value = [&](const Candidate& c) { return opts.sort_state ? c.states[opts.sort_state] : c.total; };
+  std::sort(all.begin(), all.end(), [&](const Candidate& a, const Candidate& b) {
+    if (value(a) != value(b)) return value(a) > value(b);
+    if (entered(a) != entered(b)) return entered(a) > entered(b);
     return order_of(a.key) < order_of(b.key);
   });
   for (uint8_t s = 0; s < TCPFSM_STATE_MAX; ++s) rep.others.total += opts.counts(s) ? rep.others.states[s] : 0;
   // Rows are the groups with sockets now and, when sorted by a state, those
   // whose sockets left that state while traced (CLOSE_WAIT per peer, after
   // the peer's sockets are gone). The rest, history, goes to (others).
-  auto shown_row = [&](const GroupRow& r) {
-    return r.total || (opts.sort_state && r.lifetimes[opts.sort_state].count());
+  auto shown_row = [&](const Candidate& c) {
+    return c.total || (opts.sort_state && c.records && c.records->lifetimes[opts.sort_state].count());
   };
-  for (auto& r : all) {
-    if (shown_row(r) && rep.rows.size() < opts.top) {
-      rep.rows.push_back(std::move(r));
+  for (const auto& c : all) {
+    if (shown_row(c) && rep.rows.size() < opts.top) {
+      GroupRow row;
+      row.key = c.key;
+      row.identity = identities.get(c.key.identity);
+      add_candidate(row, c);
+      rep.rows.push_back(std::move(row));
       continue;
     }
-    add_into(rep.others, r);
-    if (r.total) ++rep.other_groups;
+    add_candidate(rep.others, c);
+    if (c.total) ++rep.other_groups;
   }
   return rep;
 }
