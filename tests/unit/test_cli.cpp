@@ -120,11 +120,48 @@ const BadCase kBad[] = {
     {{"doctor", "--etc-root", ""}, "--etc-root"},
     {{"doctor", "--netns", "abc"}, "--netns"},
     {{"doctor", "--json", "extra"}, "extra"},
+    // grouping
+    {{"stats", "--by", "nope"}, "--by"},
+    {{"stats", "--by", ""}, "--by"},
+    {{"stats", "--sort", "TIME_WAIT"}, "--by"},
+    {{"stats", "--top", "3"}, "--by"},
+    {{"stats", "--by", "raddr", "--sort", "LISTEN"}, "--sort"},
+    {{"stats", "--by", "raddr", "--state", "ESTABLISHED,BOGUS"}, "--state"},
+    {{"stats", "--by", "raddr", "--state", "ESTABLISHED", "--sort", "TIME_WAIT"}, "--sort"},
+    {{"stats", "--by", "raddr", "--max-groups", "0"}, "--max-groups"},
+    {{"stats", "--by", "raddr", "--host-root", ""}, "--host-root"},
+    {{"stats", "--hist", "CLOSE"}, "--hist"},
+    {{"serve", "--by", "raddr,lport"}, "--by"},
+    {{"serve", "--by", "peer"}, "--by"},
+    {{"serve", "--sort", "TIME_WAIT"}, "--sort"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, BadCommandLine, ::testing::ValuesIn(kBad));
 
 // ---- good command lines
+
+TEST(CommandLine, GroupFlags) {
+  auto r =
+      parse_command_line({"stats", "--by", "lport,raddr", "--sort", "time-wait", "--state", "TIME_WAIT,ESTABLISHED",
+                          "--top", "5", "--max-groups", "100", "--hist", "TIME_WAIT", "--host-root", "/host"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& g = r->command->stats.groups;
+  EXPECT_EQ(g.spec.keys, (std::vector<GroupBy>{GroupBy::Lport, GroupBy::Raddr}));
+  EXPECT_EQ(g.sort_state, TCPFSM_TIME_WAIT);
+  EXPECT_EQ(g.states, (1U << TCPFSM_TIME_WAIT) | (1U << TCPFSM_ESTABLISHED));
+  EXPECT_EQ(g.top, 5u);
+  EXPECT_EQ(g.max_groups, 100u);
+  EXPECT_EQ(g.host_root, "/host");
+  EXPECT_EQ(r->command->stats.hist_state, TCPFSM_TIME_WAIT);
+  auto plain = parse_command_line({"stats"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->command->stats.groups.enabled());
+  EXPECT_EQ(plain->command->stats.groups.top, 20u);
+  auto v = parse_command_line({"serve", "--by", "pod", "--top", "50"});
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->command->serve.groups.spec.keys, std::vector<GroupBy>{GroupBy::Pod});
+  EXPECT_EQ(v->command->serve.groups.top, 50u);
+}
 
 TEST(CommandLine, Defaults) {
   auto r = parse_command_line({"trace"});

@@ -34,10 +34,14 @@ struct GroupOptions {
   std::string host_root = "/";  // where /var/log/pods is (--host-root)
   bool enabled() const { return !spec.empty(); }
   bool counts(uint8_t state) const;
-  // The state whose rate and lifetimes the rows show: the sorted one, or
-  // ESTABLISHED when rows are sorted by their total (new connections/s
+  // The state whose rate and lifetimes the rows show: the sorted one, the
+  // one --state names if it names one, or ESTABLISHED (new connections/s
   // and how long they lasted).
-  uint8_t shown_state() const { return sort_state ? sort_state : uint8_t{TCPFSM_ESTABLISHED}; }
+  uint8_t shown_state() const {
+    if (sort_state) return sort_state;
+    if (states && !(states & (states - 1))) return static_cast<uint8_t>(__builtin_ctz(states));
+    return TCPFSM_ESTABLISHED;
+  }
 };
 
 // What StateTable tells a per-group accounting (records mode).

@@ -20,7 +20,9 @@ namespace {
 
 class Reporter {
  public:
-  Reporter(const StatsOptions& opts, Output& out) : opts_(opts), out_(out), view_(opts.hist_state) {}
+  // The first report's rates are since the start: with --interval 0, over the whole run.
+  Reporter(const StatsOptions& opts, Output& out)
+      : opts_(opts), out_(out), view_(opts.hist_state), last_ns_(opts.replay.empty() ? monotonic_ns() : 0) {}
   void report(const TcpTables& t, StatsContext c) {
     const uint64_t now = monotonic_ns();
     c.interval_s = last_ns_ ? static_cast<double>(now - last_ns_) / 1e9 : 0;
