@@ -128,7 +128,9 @@ GroupGauges count_groups(const GroupOptions& opts, const std::vector<SocketRecor
       pid = holder_of(inode);
     }
     const auto& info = info_of(pid);
-    KeySource src{r.family, &r.saddr, &r.daddr, r.sport, r.dport, r.netns, pid, info ? info->comm : "", 0};
+    KeySource src{r.family, &r.saddr, &r.daddr, r.sport,
+                  r.dport,  r.netns,  pid,      info ? std::string_view(info->comm) : std::string_view(),
+                  0};
     if (!info) src.pid = 0;
     if (spec.needs_identity()) {
       if (info) {
