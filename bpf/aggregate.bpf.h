@@ -84,6 +84,16 @@ static __always_inline void hist_record(__u32 slot, __u32 id, __u64 ns)
 		h->max_ns = ns;
 }
 
+/* closes[from][cause]++, indexed flat: a bound the verifier can check. */
+static __always_inline void close_count(struct tcpfsm_agg *a, __u32 from, __u32 cause)
+{
+	__u32 i = from * TCPFSM_CAUSE_MAX + cause;
+
+	asm volatile("" : "+r"(i));
+	if (i < TCPFSM_STATE_MAX * TCPFSM_CAUSE_MAX)
+		((__u64 *)a->closes)[i]++;
+}
+
 static __always_inline struct tcpfsm_agg *agg_of(__u32 slot)
 {
 	return bpf_map_lookup_elem(&aggs, &slot);

@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #define MAX_CGROUP_DEPTH 32
 
@@ -54,6 +55,22 @@ static __always_inline bool in_filter_cgroup(const struct sock *sk)
 			return true;
 	}
 	return false;
+}
+
+/* The filters on what never changes for a socket (family, netns, cgroup)
+ * and its ports, for the programs that see sockets outside a transition. */
+static __always_inline bool socket_selected(const struct sock *sk)
+{
+	__u16 sport = sk->__sk_common.skc_num;
+	__u16 dport = bpf_ntohs(sk->__sk_common.skc_dport);
+
+	if (filter_family && sk->__sk_common.skc_family != filter_family)
+		return false;
+	if (filter_netns && sk->__sk_common.skc_net.net->ns.inum != filter_netns)
+		return false;
+	if (filter_cgroup_id && !in_filter_cgroup(sk))
+		return false;
+	return ports_pass(sport, dport);
 }
 
 static __always_inline bool comm_matches(const char *comm)

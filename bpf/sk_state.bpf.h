@@ -11,6 +11,7 @@
 #include "filters.bpf.h"
 #include "records.bpf.h"
 #include "aggregate.bpf.h"
+#include "causes.bpf.h"
 
 /* Per-socket state, freed with the socket: it cannot fill up, and a reused
  * sk address never sees the previous socket's timestamp. BPF_F_CLONE copies
@@ -47,7 +48,7 @@ static __always_inline bool driven_by_current(const struct sock *sk)
  */
 static __always_inline void aggregate(const struct sock *sk, __u16 family, int oldstate,
 				      int newstate, struct tcpfsm_sk_info *si, bool unseen,
-				      __u64 prev, __u8 flags)
+				      __u64 prev, __u8 flags, __u8 cause)
 {
 	__u32 slot = (flags & TCPFSM_F_RESCUED) ? TCPFSM_SLOT_NESTED : TCPFSM_SLOT_MAIN;
 	struct tcpfsm_agg *a = agg_of(slot);
@@ -74,6 +75,8 @@ static __always_inline void aggregate(const struct sock *sk, __u16 family, int o
 		a->transitions[o][n]++;
 		if (prev && oldstate != newstate)
 			hist_record(slot, o, prev);
+		if (n == TCP_CLOSE && o != TCP_CLOSE)
+			close_count(a, o, cause);
 	}
 	if (o == n)
 		return;
@@ -127,6 +130,8 @@ static __always_inline struct tcpfsm_sk_info *note_state(const struct sock *sk, 
 		si->sk = (__u64)sk;
 		si->ts_ns = 0;
 		si->counted = 0;
+		si->evidence = 0;
+		si->rst_cause = 0;
 		if (si->pid)
 			si->owner = TCPFSM_OWNER_LISTENER;
 	}
@@ -173,7 +178,7 @@ static __always_inline __u32 note_owner(const struct sock *sk, struct tcpfsm_sk_
  * filters drop it. */
 static __always_inline void emit_state(const struct sock *sk, __u16 family, __u32 netns,
 				       int oldstate, int newstate, struct tcpfsm_sk_info *si,
-				       __u64 now, __u64 prev, __u32 pid, __u8 flags,
+				       __u64 now, __u64 prev, __u32 pid, __u8 flags, __u8 cause,
 				       struct tcpfsm_cpu_counters *cc)
 {
 	struct tcpfsm_event *e;
@@ -218,6 +223,7 @@ static __always_inline void emit_state(const struct sock *sk, __u16 family, __u3
 	e->newstate = newstate;
 	e->kind = TCPFSM_EV_STATE;
 	e->flags = flags;
+	e->cause = cause;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
@@ -241,7 +247,7 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 	__u32 netns = sk->__sk_common.skc_net.net->ns.inum;
 	struct tcpfsm_sk_info *si;
 	__u64 now, prev = 0;
-	__u8 fresh = 0;
+	__u8 fresh = 0, cause = 0;
 	__u32 pid;
 
 	if (filter_family && family != filter_family)
@@ -256,11 +262,21 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 	pid = note_owner(sk, si, &flags);
 	if (mode == TCPFSM_MODE_STORAGE)
 		return;
+	if (newstate == TCP_CLOSE && oldstate != TCP_CLOSE) {
+		cause = close_cause(sk, oldstate, si);
+		/* A socket may connect again after a failed connect: what
+		 * decided this close must not decide the next one. */
+		if (si) {
+			si->evidence = 0;
+			si->rst_cause = 0;
+		}
+	}
 	if (mode == TCPFSM_MODE_AGGREGATE) {
-		aggregate(sk, family, oldstate, newstate, si, !si || fresh == 1, prev, flags);
+		aggregate(sk, family, oldstate, newstate, si, !si || fresh == 1, prev, flags,
+			  cause);
 		return;
 	}
-	emit_state(sk, family, netns, oldstate, newstate, si, now, prev, pid, flags, cc);
+	emit_state(sk, family, netns, oldstate, newstate, si, now, prev, pid, flags, cause, cc);
 }
 
 #endif /* TCPFSM_SK_STATE_BPF_H */

@@ -22,6 +22,7 @@
 #include "sk_state.bpf.h"
 #include "rescue.bpf.h"
 #include "timewait.bpf.h"
+#include "causes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -78,6 +79,58 @@ int BPF_PROG(on_timer_expire, struct timer_list *timer)
 {
 	if (is_tw_timer(timer))
 		emit_tw(tw_of(timer), TCPFSM_EV_TW_EXPIRE);
+	return 0;
+}
+
+/* The peer's RST (tcp_reset), before the socket closes: noted for its cause. */
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_receive_reset, struct sock *sk)
+{
+	if (sk)
+		note_rst_received(sk, &sk_infos);
+	return 0;
+}
+
+/* An RST we send; the kernels since 6.10 say why (enum sk_rst_reason). */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u32 reason = 0;
+
+	/* The third argument exists only where the enum does: on older
+	 * kernels this read is dead code the verifier never sees. */
+	if (bpf_core_type_exists(enum sk_rst_reason))
+		reason = (__u32)ctx[2];
+	note_rst_sent(sk, reason, &sk_infos);
+	return 0;
+}
+
+/* Retransmissions, counted by the state of the socket that sends them. */
+static __always_inline void count_retransmit(const struct sock *sk, __u32 state)
+{
+	__u32 zero = 0;
+	struct tcpfsm_cpu_counters *cc = bpf_map_lookup_elem(&cpu_counters, &zero);
+
+	if (!cc || !sk || !socket_selected(sk))
+		return;
+	asm volatile("" : "+r"(state));
+	if (state < TCPFSM_STATE_MAX)
+		__sync_fetch_and_add(&cc->retransmits[state], 1);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit, const struct sock *sk)
+{
+	if (sk)
+		count_retransmit(sk, sk->__sk_common.skc_state);
+	return 0;
+}
+
+/* A listener retransmitting a SYN-ACK for one of its request sockets. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(on_retransmit_synack, const struct sock *sk)
+{
+	count_retransmit(sk, TCP_SYN_RECV);
 	return 0;
 }
 

@@ -50,6 +50,44 @@ enum tcpfsm_event_kind {
 	TCPFSM_EV_KIND_MAX = 6, /* one past the last kind */
 };
 
+/*
+ * Why a full socket entered CLOSE (the `cause` of a record into CLOSE, and
+ * the second index of tcpfsm_agg.closes). Decided at the transition from
+ * what the kernel itself tests on that path (README, "closed by", has the
+ * kernel path behind each); UNKNOWN where that evidence does not decide.
+ */
+enum tcpfsm_close_cause {
+	TCPFSM_CAUSE_UNKNOWN = 0,
+	TCPFSM_CAUSE_FIN =
+		1, /* orderly: both FINs (LAST_ACK, CLOSING, FIN_WAIT2 with the peer's FIN) */
+	/* Orphaned FIN_WAIT2 handed to a timewait socket before the peer's
+	 * FIN: the connection lives on there (tcp_fin_timeout). */
+	TCPFSM_CAUSE_ORPHANED = 2,
+	TCPFSM_CAUSE_RST_RECEIVED = 3, /* the peer reset (tcp_reset) */
+	TCPFSM_CAUSE_REFUSED = 4, /* SYN answered by RST, or ICMP port unreachable */
+	TCPFSM_CAUSE_UNREACHABLE = 5, /* ICMP host/net unreachable (sk_err) */
+	TCPFSM_CAUSE_TIMEOUT = 6, /* retransmissions exhausted (tcp_retries2, TCP_USER_TIMEOUT) */
+	TCPFSM_CAUSE_SYN_TIMEOUT = 7, /* SYN or SYN-ACK retries exhausted */
+	TCPFSM_CAUSE_KEEPALIVE = 8, /* keepalive probes unanswered: RST, then ETIMEDOUT */
+	/* connect() found no free local port (EADDRNOTAVAIL): CLOSE -> SYN_SENT
+	 * -> CLOSE without a SYN sent. */
+	TCPFSM_CAUSE_NO_LOCAL_PORT = 9,
+	TCPFSM_CAUSE_CONNECT_ABORTED = 10, /* the owner closed a socket still in SYN_SENT */
+	TCPFSM_CAUSE_LISTENER_CLOSED =
+		11, /* a child never accepted, reset as its listener closed */
+	TCPFSM_CAUSE_CLOSED = 12, /* a listener closed */
+	TCPFSM_CAUSE_KILLED = 13, /* ECONNABORTED: destroyed through sock_diag (ss -K) */
+	/* We sent the RST; the kernel's enum sk_rst_reason, lower-cased. */
+	TCPFSM_CAUSE_RST_ABORT_ON_CLOSE = 14, /* close() with unread data */
+	TCPFSM_CAUSE_RST_TCP_STATE = 15, /* SO_LINGER 0 close, or connect(AF_UNSPEC) */
+	TCPFSM_CAUSE_RST_ABORT_ON_LINGER = 16, /* orphaned FIN_WAIT2 with TCP_LINGER2 < 0 */
+	TCPFSM_CAUSE_RST_ABORT_ON_MEMORY = 17, /* too many orphans, or out of socket memory */
+	/* CLOSING or LAST_ACK with data unsent, disconnected (SO_LINGER 0) */
+	TCPFSM_CAUSE_RST_DISCONNECT_WITH_DATA = 18,
+	TCPFSM_CAUSE_OTHER = 19, /* an error the set above does not name */
+	TCPFSM_CAUSE_MAX = 20, /* one past the last cause */
+};
+
 /* Where the pid/comm of an event came from (bits 0-1 of flags). */
 enum tcpfsm_owner {
 	/* Unknown: a peer-driven transition (softirq) of a socket never seen
@@ -87,7 +125,8 @@ struct tcpfsm_event {
 	__u8 newstate;
 	__u8 kind; /* enum tcpfsm_event_kind */
 	__u8 flags; /* owner source, TCPFSM_F_* */
-	__u8 pad[7];
+	__u8 cause; /* newstate CLOSE: enum tcpfsm_close_cause; otherwise 0 */
+	__u8 pad[6];
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes; network byte order */
 	__u8 daddr[16];
 	char comm[16]; /* owner comm, NUL-terminated; empty if unknown */
@@ -98,6 +137,10 @@ struct tcpfsm_cpu_counters {
 	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failed: ring buffer full */
 	__u64 rescued; /* runs the kernel skipped, handled by the rescue program */
 	__u64 fw2_untracked; /* FIN_WAIT2 timewait sockets the sweep map had no room for */
+	/* Segments retransmitted (tcp_retransmit_skb), by the sender's state;
+	 * SYN-ACKs a listener retransmitted (tcp_retransmit_synack) count as
+	 * SYN_RECV. Atomic adds: process context and softirq both retransmit. */
+	__u64 retransmits[TCPFSM_STATE_MAX];
 };
 
 #define TCPFSM_EVENT_SIZE 104
@@ -124,11 +167,17 @@ struct tcpfsm_sk_info {
 	/* Aggregate mode: the state this socket is counted in by
 	 * tcpfsm_agg.known (0: not counted, e.g. never seen entering a state). */
 	__u8 counted;
-	__u8 pad;
+	__u8 evidence; /* TCPFSM_SEEN_*: what happened to the socket that decides its close cause */
 	char comm[16];
+	/* An RST we sent that ends the socket before it enters CLOSE (keepalive
+	 * timeout, memory, linger2): its enum tcpfsm_close_cause, 0 none. */
+	__u8 rst_cause;
+	__u8 pad[7];
 };
 
-#define TCPFSM_SK_INFO_SIZE 40
+#define TCPFSM_SK_INFO_SIZE 48
+/* sk_info.evidence: the peer's RST arrived (tcp_receive_reset). */
+#define TCPFSM_SEEN_RST_RECEIVED 0x01
 
 /* What the BPF programs do with each transition (rodata `mode`). */
 enum tcpfsm_mode {
@@ -168,6 +217,8 @@ struct tcpfsm_agg {
 	__u64 tw_ends[2]; /* tracked ones: [0: expired, 1: killed] */
 	__u64 storage_failures; /* no socket storage: the socket is not counted */
 	__u64 tw_untracked; /* map tws full or busy: a timewait socket is not counted */
+	/* Full sockets into CLOSE: [from state][enum tcpfsm_close_cause]. */
+	__u64 closes[TCPFSM_STATE_MAX][TCPFSM_CAUSE_MAX];
 };
 
 /* Lifetime histograms, log-linear like the userspace LifetimeHistogram
@@ -219,6 +270,7 @@ static_assert(offsetof(tcpfsm_event, prev_ns) == 24);
 static_assert(offsetof(tcpfsm_event, pid) == 32);
 static_assert(offsetof(tcpfsm_event, family) == 44);
 static_assert(offsetof(tcpfsm_event, flags) == 48);
+static_assert(offsetof(tcpfsm_event, cause) == 49);
 static_assert(offsetof(tcpfsm_event, saddr) == 56);
 static_assert(offsetof(tcpfsm_event, daddr) == 72);
 static_assert(offsetof(tcpfsm_event, comm) == 88);
@@ -226,12 +278,14 @@ static_assert(sizeof(tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE);
 static_assert(offsetof(tcpfsm_sk_info, ts_ns) == 8);
 static_assert(offsetof(tcpfsm_sk_info, state) == 21);
 static_assert(offsetof(tcpfsm_sk_info, counted) == 22);
+static_assert(offsetof(tcpfsm_sk_info, rst_cause) == 40);
 #else
 _Static_assert(sizeof(struct tcpfsm_event) == TCPFSM_EVENT_SIZE, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, prev_ns) == 24, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, pid) == 32, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, family) == 44, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, flags) == 48, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, cause) == 49, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, saddr) == 56, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, daddr) == 72, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, comm) == 88, "event layout");
@@ -239,6 +293,7 @@ _Static_assert(sizeof(struct tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE, "sk_info la
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, ts_ns) == 8, "sk_info layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, state) == 21, "sk_info layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, counted) == 22, "sk_info layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, rst_cause) == 40, "sk_info layout");
 #endif
 
 #endif /* TCPFSM_EVENT_H */

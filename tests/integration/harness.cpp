@@ -287,4 +287,23 @@ std::map<uint8_t, uint64_t> ss_counts() {
   return out;
 }
 
+std::map<std::string, uint64_t> nstat_counters() {
+  std::map<std::string, uint64_t> out;
+  // -s: leave nstat's history file alone; -a: absolute; -z: zeros too.
+  FILE* p = popen("nstat -saz 2>&1", "r");
+  EXPECT_NE(p, nullptr);
+  char line[512];
+  while (p && fgets(line, sizeof(line), p)) {
+    char name[128] = {};
+    unsigned long long value = 0;
+    if (line[0] == '#' || sscanf(line, "%127s %llu", name, &value) != 2) continue;
+    out[name] = value;
+  }
+  if (p) {
+    EXPECT_EQ(pclose(p), 0);
+  }
+  EXPECT_TRUE(out.count("TcpAttemptFails")) << "nstat printed no TCP counters";
+  return out;
+}
+
 }  // namespace tcpfsm::test

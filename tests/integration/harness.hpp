@@ -96,6 +96,10 @@ int wait_child(pid_t pid);
 // `ss -tan` in this namespace, counted by state as the kernel numbers them.
 std::map<uint8_t, uint64_t> ss_counts();
 
+// `nstat -saz` in this namespace: every SNMP and netstat counter by nstat's
+// name ("TcpAttemptFails", "TcpExtTCPAbortOnClose"), absolute values.
+std::map<std::string, uint64_t> nstat_counters();
+
 // build/tcpfsm, run the way a user runs it, stdout and stderr to files.
 struct Outcome {
   int status = -1;

@@ -2,11 +2,14 @@
 // gauges against ss, TIME_WAIT from its timer, netns teardown.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "collect/sock_diag.hpp"
 #include "collect/socket_source.hpp"
 #include "harness.hpp"
+#include "model/event.hpp"
 #include "model/tcp_state.hpp"
 
 namespace tcpfsm::test {
@@ -233,6 +237,137 @@ TEST_P(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
   EXPECT_EQ(live.table().timewait_ends(TimewaitEnd::Expired), 0u);
   EXPECT_EQ(live.table().count(TCPFSM_TIME_WAIT), 0u);
   EXPECT_EQ(live.table().timewait_lifetime(TimewaitEnd::Killed).count(), 5u);
+}
+
+// connect() to 127.0.0.1:port; 0 or the errno it failed with.
+int try_connect(Fd& fd, uint16_t port) {
+  fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0 : errno;
+}
+
+// Each way a connection ends, made for real, counted under its exact cause;
+// and the namespace's own counters (nstat) agree where the kernel keeps one.
+TEST_P(Stats, EveryCloseCarriesItsCause) {
+  LiveStats live(GetParam());
+  ASSERT_TRUE(live.ok());
+  live.seed();
+  const auto before = nstat_counters();
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t port = local_port(lis.get());
+  const linger zero_linger{1, 0};
+
+  // Orderly, both ways: the client shuts down first and closes after the
+  // server (fin from FIN_WAIT2 and from LAST_ACK), or closes first and is
+  // orphaned in FIN_WAIT2 (handed to a timewait socket) before the server's FIN.
+  {
+    Fd c = connect_loopback(AF_INET, port);
+    Fd s = accept_one(lis.get());
+    ASSERT_EQ(shutdown(c.get(), SHUT_WR), 0);
+    char b;
+    ASSERT_EQ(read(s.get(), &b, 1), 0);
+    s.reset();
+    ASSERT_EQ(read(c.get(), &b, 1), 0);
+    live.pump(100ms);
+    c.reset();
+  }
+  {
+    Fd c = connect_loopback(AF_INET, port);
+    Fd s = accept_one(lis.get());
+    c.reset();
+    live.pump(100ms);
+    s.reset();
+  }
+  // SO_LINGER 0: the closer resets (tcp_disconnect), the peer is reset.
+  {
+    Fd c = connect_loopback(AF_INET, port);
+    Fd s = accept_one(lis.get());
+    ASSERT_EQ(setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &zero_linger, sizeof(zero_linger)), 0);
+    c.reset();
+    live.pump(100ms);
+  }
+  // Closed with 5 bytes unread: the server resets (abort_on_close) twice.
+  for (int i = 0; i < 2; ++i) {
+    Fd c = connect_loopback(AF_INET, port);
+    Fd s = accept_one(lis.get());
+    ASSERT_EQ(write(c.get(), "hello", 5), 5);
+    live.pump(50ms);
+    s.reset();
+    live.pump(50ms);
+  }
+  // Three connects to a port nothing listens on.
+  for (int i = 0; i < 3; ++i) {
+    Fd c;
+    ASSERT_EQ(try_connect(c, 1), ECONNREFUSED);
+  }
+  // A listener closed with four connections it never accepted.
+  {
+    Fd l2 = listen_loopback(AF_INET);
+    std::vector<Fd> clients;
+    for (int i = 0; i < 4; ++i) clients.push_back(connect_loopback(AF_INET, local_port(l2.get())));
+    live.pump(50ms);
+    l2.reset();
+    live.pump(100ms);
+  }
+  // The namespace's ephemeral range cut to one port, taken by the first
+  // connect: the second finds none (EADDRNOTAVAIL, no SYN sent).
+  Fd l3 = listen_loopback(AF_INET);
+  {
+    std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "40000 40000";
+    Fd first, second;
+    ASSERT_EQ(try_connect(first, local_port(l3.get())), 0);
+    ASSERT_EQ(try_connect(second, local_port(l3.get())), EADDRNOTAVAIL);
+    std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "32768 60999";
+    Fd s = accept_one(l3.get());
+    ASSERT_EQ(setsockopt(first.get(), SOL_SOCKET, SO_LINGER, &zero_linger, sizeof(zero_linger)), 0);
+    first.reset();
+    live.pump(100ms);
+  }
+  live.pump(300ms);
+  const auto after = nstat_counters();
+
+  using Want = std::map<std::string, std::map<std::string, uint64_t>>;
+  Want got;
+  for (uint8_t from = 0; from < TCPFSM_STATE_MAX; ++from) {
+    for (uint8_t c = 0; c < kCauseCount; ++c) {
+      if (uint64_t n = live.table().closes()[from][c])
+        got[std::string(state_name(from))][std::string(cause_name(c))] = n;
+    }
+  }
+  EXPECT_EQ(got, (Want{
+                     {"FIN_WAIT2", {{"fin", 1}, {"orphaned", 1}}},
+                     {"LAST_ACK", {{"fin", 2}}},
+                     // linger 0 twice (its peer, and l3's client); the
+                     // server reset by it and by l3's client; the clients
+                     // of the unread data and of the closed listener.
+                     {"ESTABLISHED",
+                      {{"rst_sent:tcp_state", 2},
+                       {"rst_sent:abort_on_close", 2},
+                       {"rst_received", 2 + 2 + 4},
+                       {"listener_closed", 4}}},
+                     {"SYN_SENT", {{"refused", 3}, {"no_local_port", 1}}},
+                     {"LISTEN", {{"closed", 1}}},
+                 }));
+  auto delta = [&](const char* name) { return after.at(name) - before.at(name); };
+  const auto& closes = live.table().closes();
+  auto from = [&](uint8_t s) {
+    uint64_t n = 0;
+    for (uint64_t v : closes[s]) n += v;
+    return n;
+  };
+  // The kernel's own counts: tcp_done() counts failed attempts (SYN_SENT,
+  // SYN_RECV), which a connect() that found no port never reaches (it
+  // sets CLOSE itself); tcp_set_state() counts established connections
+  // (ESTABLISHED, CLOSE_WAIT) that went to CLOSE.
+  EXPECT_EQ(from(TCPFSM_SYN_SENT) + from(TCPFSM_SYN_RECV) - closes[TCPFSM_SYN_SENT][TCPFSM_CAUSE_NO_LOCAL_PORT],
+            delta("TcpAttemptFails"));
+  EXPECT_EQ(from(TCPFSM_ESTABLISHED) + from(TCPFSM_CLOSE_WAIT), delta("TcpEstabResets"));
+  // __tcp_close: unread data (TCPAbortOnClose), SO_LINGER 0 (TCPAbortOnData).
+  EXPECT_EQ(closes[TCPFSM_ESTABLISHED][TCPFSM_CAUSE_RST_ABORT_ON_CLOSE], delta("TcpExtTCPAbortOnClose"));
+  EXPECT_EQ(closes[TCPFSM_ESTABLISHED][TCPFSM_CAUSE_RST_TCP_STATE], delta("TcpExtTCPAbortOnData"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Stats, ::testing::Values(true, false),

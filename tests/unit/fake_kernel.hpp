@@ -46,6 +46,7 @@ class FakeKernel : public KernelSource {
     ++counter_reads;
     return run;
   }
+  Result<PerStateCounts> retransmits() const override { return retransmitted; }
   int sk_storage_map_fd() const override { return -1; }
   Status enable_bpf_stats() override { return Ok{}; }
   std::vector<ProgStats> prog_stats() const override { return {}; }
@@ -53,6 +54,7 @@ class FakeKernel : public KernelSource {
   std::deque<Event> records;  // handed out by the next poll
   KernelAggregates counts;
   RunCounters run;
+  PerStateCounts retransmitted{};
   std::vector<uint64_t> tracked_timewait;
   std::optional<Error> fail_poll;
   std::optional<int> fail_aggregates_after;  // reads that succeed before they fail

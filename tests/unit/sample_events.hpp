@@ -35,7 +35,8 @@ inline Event sample_v4() {
   return e;
 }
 
-// [2001:db8::1]:8080 -> [2001:db8::2]:36000, FIN_WAIT1 -> TIME_WAIT.
+// [2001:db8::1]:8080 -> [2001:db8::2]:36000, FIN_WAIT1 -> CLOSE, reset by
+// the peer: every optional field of a record is set.
 inline Event sample_v6() {
   Event e;
   e.ts_ns = 7'000'000'000;
@@ -48,7 +49,8 @@ inline Event sample_v6() {
   e.dport = 36000;
   e.family = AF_INET6;
   e.oldstate = TCPFSM_FIN_WAIT1;
-  e.newstate = TCPFSM_TIME_WAIT;
+  e.newstate = TCPFSM_CLOSE;
+  e.cause = TCPFSM_CAUSE_RST_RECEIVED;
   e.owner = Owner::Listener;
   e.rescued = true;
   e.saddr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};

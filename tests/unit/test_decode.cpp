@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -33,6 +34,7 @@ void expect_same(const Event& a, const Event& b) {
   EXPECT_EQ(a.newstate, b.newstate);
   EXPECT_EQ(a.owner, b.owner);
   EXPECT_EQ(a.rescued, b.rescued);
+  EXPECT_EQ(a.cause, b.cause);
   EXPECT_EQ(a.saddr, b.saddr);
   EXPECT_EQ(a.daddr, b.daddr);
   EXPECT_EQ(a.comm, b.comm);
@@ -111,6 +113,35 @@ TEST(Decode, RawFieldsLandInEvent) {
   EXPECT_EQ(format_addr(e->family, e->saddr), "127.0.0.1");
   EXPECT_EQ(format_addr(e->family, e->daddr), "8.0.0.0");
   EXPECT_EQ(e->comm_view(), "sshd");
+}
+
+TEST(Decode, CauseOnlyIntoCloseAndInRange) {
+  tcpfsm_event raw = encode_event(sample_v6());  // FIN_WAIT1 -> CLOSE
+  EXPECT_EQ(raw.cause, TCPFSM_CAUSE_RST_RECEIVED);
+  for (uint8_t c = 0; c < TCPFSM_CAUSE_MAX; ++c) {
+    raw.cause = c;
+    auto e = decode_event(bytes_of(raw));
+    ASSERT_TRUE(e.ok()) << cause_name(c);
+    EXPECT_EQ(e->cause, c);
+  }
+  raw.cause = TCPFSM_CAUSE_MAX;
+  EXPECT_FALSE(decode_event(bytes_of(raw)).ok());
+  raw = encode_event(sample_v4());  // SYN_SENT -> ESTABLISHED: no cause
+  raw.cause = TCPFSM_CAUSE_FIN;
+  EXPECT_FALSE(decode_event(bytes_of(raw)).ok());
+}
+
+TEST(Decode, EveryCauseHasOneNameThatParsesBack) {
+  std::set<std::string_view> seen;
+  for (uint8_t c = 0; c < kCauseCount; ++c) {
+    const auto name = cause_name(c);
+    EXPECT_FALSE(name.empty());
+    EXPECT_TRUE(seen.insert(name).second) << name;
+    EXPECT_EQ(parse_cause(name), c) << name;
+  }
+  EXPECT_EQ(cause_name(TCPFSM_CAUSE_MAX), "unknown");
+  EXPECT_EQ(parse_cause("rst_sent"), std::nullopt);
+  EXPECT_EQ(parse_cause(""), std::nullopt);
 }
 
 class WrongSize : public ::testing::TestWithParam<size_t> {};

@@ -192,6 +192,7 @@ TEST(JsonFormatter, Ipv6Rescued) {
   auto [raw, j] = to_json(e, -static_cast<int64_t>(e.ts_ns));  // realtime 0
   std::set<std::string> want = kBaseKeys;
   want.insert("rescued");
+  want.insert("cause");
   EXPECT_EQ(keys(j), want);
   EXPECT_EQ(j["ts"], "1970-01-01T00:00:00.000000000Z");
   EXPECT_EQ(j["sk"], "ffff888012345678");
@@ -206,9 +207,10 @@ TEST(JsonFormatter, Ipv6Rescued) {
   EXPECT_EQ(j["daddr"], "2001:db8::2");
   EXPECT_EQ(j["dport"], 36000);
   EXPECT_EQ(j["old"], "FIN_WAIT1");
-  EXPECT_EQ(j["new"], "TIME_WAIT");
+  EXPECT_EQ(j["new"], "CLOSE");
   EXPECT_EQ(j["prev_ns"], 250000);
   EXPECT_EQ(j["rescued"], true);
+  EXPECT_EQ(j["cause"], "rst_received");
 }
 
 TEST(JsonFormatter, UnknownPrevIsNullAndUnownedHasEmptyComm) {
@@ -303,9 +305,27 @@ TEST(TextFormatter, Ipv4LineExact) {
 
 TEST(TextFormatter, LineFields) {
   std::string line = text_line(sample_v6(), {.timestamps = false, .wide = true});
-  EXPECT_EQ(words(line), (std::vector<std::string>{"ffff888012345678", "42", "nginx", "2001:db8::1", "8080",
-                                                   "2001:db8::2", "36000", "FIN_WAIT1", "->", "TIME_WAIT", "0.250"}));
+  EXPECT_EQ(words(line),
+            (std::vector<std::string>{"ffff888012345678", "42", "nginx", "2001:db8::1", "8080", "2001:db8::2", "36000",
+                                      "FIN_WAIT1", "->", "CLOSE", "0.250", "rst_received"}));
   EXPECT_EQ(line.find('\n'), line.size() - 1);
+}
+
+// -w or --cause: the CAUSE column, the close's cause or "-" for other transitions.
+TEST(TextFormatter, CauseColumn) {
+  for (TextOptions opts : {TextOptions{.cause = true}, TextOptions{.wide = true}}) {
+    const std::string h = TextFormatter(opts, WallClock(0)).header();
+    EXPECT_THAT(h, ::testing::EndsWith(" CAUSE\n"));
+    Event e = sample_v6();
+    e.cause = TCPFSM_CAUSE_RST_ABORT_ON_CLOSE;
+    const std::string closed = text_line(e, opts);
+    EXPECT_THAT(closed, ::testing::EndsWith(" 0.250      rst_sent:abort_on_close\n"));
+    EXPECT_EQ(h.find(" CAUSE"), closed.find(" rst_sent:abort_on_close"));
+    EXPECT_THAT(text_line(sample_v4(), opts), ::testing::EndsWith(" 1.500      -\n"));  // not into CLOSE
+    e.prev_ns.reset();
+    EXPECT_THAT(text_line(e, opts), ::testing::EndsWith(" -          rst_sent:abort_on_close\n"));
+  }
+  EXPECT_THAT(TextFormatter({}, WallClock(0)).header(), ::testing::EndsWith(" MS\n"));  // off by default
 }
 
 TEST(TextFormatter, ColumnsLineUpWithHeader) {
@@ -353,13 +373,13 @@ TEST(TextFormatter, SkaddrIsZeroPaddedHex) {
 }
 
 TEST(TextFormatter, WideWidensAddressColumns) {
-  std::string narrow = text_line(sample_v4());
+  std::string narrow = text_line(sample_v4(), {.cause = true});
   std::string wide = text_line(sample_v4(), {.timestamps = false, .wide = true});
   EXPECT_EQ(wide.size(), narrow.size() + 2 * (39 - 15));
   EXPECT_EQ(words(wide), words(narrow));
   EXPECT_NE(wide.find("10.0.0.1" + std::string(39 - 8 + 1, ' ') + "54321"), std::string::npos) << wide;
 
-  std::string hn = TextFormatter({}, WallClock(0)).header();
+  std::string hn = TextFormatter({.cause = true}, WallClock(0)).header();
   std::string hw = TextFormatter({.timestamps = false, .wide = true}, WallClock(0)).header();
   EXPECT_EQ(hw.size(), hn.size() + 2 * (39 - 15));
   EXPECT_EQ(hw.find("RADDR") - hw.find("LADDR"), 39u + 1 + 5 + 1);

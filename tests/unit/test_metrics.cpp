@@ -75,6 +75,32 @@ TEST(Metrics, GaugesTransitionsAndHistogramFromTheTable) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_bpf_runs_total")));  // BPF stats off
 }
 
+TEST(Metrics, ClosesByStateAndCauseAndRetransmitsByState) {
+  StateTable t;
+  t.apply(state_event(1, TCPFSM_CLOSE, TCPFSM_SYN_SENT, 100));
+  Event refused = state_event(1, TCPFSM_SYN_SENT, TCPFSM_CLOSE, 200);
+  refused.cause = TCPFSM_CAUSE_REFUSED;
+  t.apply(refused);
+  Event reset = state_event(2, TCPFSM_ESTABLISHED, TCPFSM_CLOSE, 300);
+  reset.cause = TCPFSM_CAUSE_RST_ABORT_ON_CLOSE;
+  t.apply(reset);
+  MetricsSnapshot s;
+  fill_snapshot(s, t);
+  StatsContext c;
+  c.retransmits.emplace();
+  (*c.retransmits)[TCPFSM_SYN_SENT] = 3;
+  fill_snapshot(s, c, 10);
+  const std::string text = render_metrics(s);
+  expect_well_formed(text);
+  EXPECT_THAT(text, HasSubstr("# TYPE tcpfsm_closes_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_closes_total{from=\"syn_sent\",cause=\"refused\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_closes_total{from=\"established\",cause=\"rst_sent:abort_on_close\"} 1\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("cause=\"fin\"")));  // only what happened
+  EXPECT_THAT(text, HasSubstr("tcpfsm_retransmits_total{state=\"syn_sent\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_retransmits_total{state=\"established\"} 0\n"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_retransmits_total{state=\"time_wait\"}")));
+}
+
 TEST(Metrics, HistogramBucketsAreCumulativeAndEndAtTheCount) {
   MetricsSnapshot s;
   for (uint64_t ns : {500ULL, 5'000ULL, 5'000'000ULL, 70'000'000'000'000ULL}) s.durations[TCPFSM_TIME_WAIT].record(ns);

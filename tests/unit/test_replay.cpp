@@ -23,6 +23,7 @@ namespace tcpfsm {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using json = nlohmann::json;
 using samples::sample_v4;
@@ -55,6 +56,7 @@ void expect_same(const Event& got, const Event& want) {
   EXPECT_EQ(got.newstate, want.newstate);
   EXPECT_EQ(got.owner, want.owner);
   EXPECT_EQ(got.rescued, want.rescued);
+  EXPECT_EQ(got.cause, want.cause);
   EXPECT_EQ(got.saddr, want.saddr);
   EXPECT_EQ(got.daddr, want.daddr);
   EXPECT_EQ(got.comm, want.comm);
@@ -124,6 +126,35 @@ TEST(ReplayParseTest, StateEventIPv6RescuedRoundTrip) {
   expect_round_trip(e);
 }
 
+TEST(ReplayParseTest, EveryCauseRoundTripsAndOnlyCloseCarriesOne) {
+  Event e = sample_v6();  // into CLOSE
+  for (uint8_t c = 0; c < kCauseCount; ++c) {
+    e.cause = c;
+    EXPECT_THAT(line_of(e), HasSubstr("\"cause\":\"" + std::string(cause_name(c)) + "\""));
+    expect_round_trip(e);
+  }
+  EXPECT_THAT(line_of(sample_v4()), Not(HasSubstr("\"cause\"")));  // not into CLOSE
+}
+
+TEST(ReplayParseTest, CaptureWithoutCausesReadsAsUnknown) {
+  json j = json::parse(line_of(sample_v6()));
+  j.erase("cause");
+  auto r = parse_capture_line(j.dump());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->event->cause, TCPFSM_CAUSE_UNKNOWN);
+}
+
+TEST(ReplayParseTest, BadCausesAreErrors) {
+  json j = json::parse(line_of(sample_v6()));
+  j["cause"] = "gremlins";
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("\"cause\""));
+  j["cause"] = 3;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("\"cause\""));
+  j = state_json();  // SYN_SENT -> ESTABLISHED
+  j["cause"] = "fin";
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("does not enter CLOSE"));
+}
+
 TEST(ReplayParseTest, PrevNsNullIsUnknown) {
   Event e = sample_v4();
   e.prev_ns = std::nullopt;
@@ -171,6 +202,7 @@ TEST(ReplayParseTest, ExtremeValuesRoundTrip) {
   e.rescued = false;
   e.oldstate = TCPFSM_CLOSE;
   e.newstate = TCPFSM_BOUND_INACTIVE;
+  e.cause = TCPFSM_CAUSE_UNKNOWN;  // only CLOSE has one
   set_comm(e, "fifteen-chars!!");  // the longest comm there is
   ASSERT_EQ(e.comm_view().size(), 15u);
   expect_round_trip(e);

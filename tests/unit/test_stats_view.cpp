@@ -192,28 +192,12 @@ TEST(StatsViewTest, JsonHasDocumentedKeysAndValues) {
   json j = v.json(t, context());
 
   EXPECT_EQ(j.at("type"), "stats");
-  EXPECT_EQ(keys(j), (std::set<std::string>{"type",
-                                            "states",
-                                            "states_by_family",
-                                            "transitions",
-                                            "lifetimes",
-                                            "rates",
-                                            "preexisting",
-                                            "timewait_ends",
-                                            "events",
-                                            "lost",
-                                            "counters",
-                                            "drift",
-                                            "drift_total",
-                                            "reconciliations",
-                                            "resyncs",
-                                            "tracked",
-                                            "seeded",
-                                            "stuck",
-                                            "stuck_error",
-                                            "stuck_owner_error",
-                                            "stuck_failures",
-                                            "counted_in"}));
+  EXPECT_EQ(keys(j),
+            (std::set<std::string>{
+                "type",      "states", "states_by_family", "transitions",       "closes",         "retransmits",
+                "lifetimes", "rates",  "preexisting",      "timewait_ends",     "events",         "lost",
+                "counters",  "drift",  "drift_total",      "reconciliations",   "resyncs",        "tracked",
+                "seeded",    "stuck",  "stuck_error",      "stuck_owner_error", "stuck_failures", "counted_in"}));
   EXPECT_TRUE(j.at("stuck").is_null());  // no leak pass (replay, or none finished yet)
   EXPECT_TRUE(j.at("stuck_error").is_null());
   EXPECT_TRUE(j.at("stuck_owner_error").is_null());
@@ -538,6 +522,40 @@ TEST(StatsViewTest, StuckPassFailureIsShown) {
   EXPECT_EQ(j.at("stuck_failures"), 3u);
 }
 
+// Each close counted under (from state, cause), most frequent cause first.
+TEST(StatsViewTest, ClosedByBlockAndJsonCountEachCause) {
+  StateTable t;
+  uint64_t cookie = 100;
+  auto close = [&](uint8_t from, uint8_t cause, int times) {
+    for (int i = 0; i < times; ++i) {
+      Event e = st(++cookie, kT, from, TCPFSM_CLOSE);
+      e.cause = cause;
+      t.apply(e);
+    }
+  };
+  close(TCPFSM_ESTABLISHED, TCPFSM_CAUSE_RST_RECEIVED, 2);
+  close(TCPFSM_ESTABLISHED, TCPFSM_CAUSE_RST_ABORT_ON_CLOSE, 3);
+  close(TCPFSM_SYN_SENT, TCPFSM_CAUSE_REFUSED, 1);
+  close(TCPFSM_LAST_ACK, TCPFSM_CAUSE_FIN, 4);
+  StatsContext c;
+  c.retransmits.emplace();
+  (*c.retransmits)[TCPFSM_ESTABLISHED] = 7;
+  (*c.retransmits)[TCPFSM_SYN_SENT] = 2;
+  StatsView v;
+  const std::string text = v.text(t, c);
+  EXPECT_THAT(text, HasSubstr("closed by (from state: total, then each cause):\n"
+                              "  SYN_SENT            1  refused 1\n"
+                              "  ESTABLISHED         5  rst_sent:abort_on_close 3, rst_received 2\n"
+                              "  LAST_ACK            4  fin 4\n"));
+  EXPECT_THAT(text, HasSubstr("retransmitted segments: SYN_SENT 2, ESTABLISHED 7\n"));
+  const json j = v.json(t, c);
+  EXPECT_EQ(j.at("closes"), json::parse(R"({"SYN_SENT": {"refused": 1},
+      "ESTABLISHED": {"rst_sent:abort_on_close": 3, "rst_received": 2}, "LAST_ACK": {"fin": 4}})"));
+  EXPECT_EQ(j.at("retransmits").at("ESTABLISHED"), 7);
+  EXPECT_EQ(j.at("retransmits").at("LISTEN"), 0);
+  EXPECT_TRUE(StatsView().json(t, StatsContext{}).at("retransmits").is_null());  // a replay has none
+}
+
 TEST(StatsViewTest, EmptyTableText) {
   StateTable t;
   StatsView v;
@@ -549,6 +567,7 @@ TEST(StatsViewTest, EmptyTableText) {
   }
   EXPECT_THAT(text, HasSubstr("TIME_WAIT ended: 0 expired (p50 -, max -), 0 killed early (p50 -)"));
   EXPECT_THAT(text, HasSubstr("events 0, lost 0 (ring buffer 0, recursion 0, uncounted 0)"));
+  EXPECT_THAT(text, HasSubstr("closed by: no socket has closed yet\n"));
 }
 
 }  // namespace

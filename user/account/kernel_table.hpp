@@ -50,6 +50,7 @@ class KernelTable : public TcpTables {
   uint64_t transitions(uint8_t from, uint8_t to) const override;
   const PerState& entered() const override { return entered_; }
   const PerState& left() const override { return left_; }
+  const Closes& closes() const override { return now_.closes; }
   const LifetimeHistogram& lifetime(uint8_t state) const override;
   const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const override;
   const LifetimeHistogram& fin_wait2_timewait_lifetime() const override;

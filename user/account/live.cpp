@@ -135,6 +135,9 @@ Status LiveEngine::refresh() {
   auto c = src_.kernel.counters();
   if (!c) return c.error();
   ctx_.counters = *c;
+  auto r = src_.kernel.retransmits();
+  if (!r) return r.error();
+  ctx_.retransmits = *r;
   if (in_kernel_) {
     auto a = src_.kernel.aggregates();
     if (!a) return a.error();

@@ -58,6 +58,7 @@ void StateTable::apply(const Event& e) {
 void StateTable::apply_state(const Event& e) {
   const uint8_t from = e.oldstate, to = e.newstate;
   ++transitions_[from][to];
+  if (to == TCPFSM_CLOSE && from != TCPFSM_CLOSE) ++closes_[from][e.cause < TCPFSM_CAUSE_MAX ? e.cause : 0];
   if (from != to) {
     ++left_[from];
     ++entered_[to];

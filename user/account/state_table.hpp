@@ -57,6 +57,7 @@ class StateTable : public TcpTables {
   uint64_t count(uint8_t state, uint8_t family = 0) const override;
   uint64_t tracked() const override { return socks_.size() + tws_.size(); }
   uint64_t transitions(uint8_t from, uint8_t to) const override { return transitions_[from][to]; }
+  const Closes& closes() const override { return closes_; }
   const PerState& entered() const override { return entered_; }
   const PerState& left() const override { return left_; }
   const LifetimeHistogram& lifetime(uint8_t state) const override { return lifetimes_[state]; }
@@ -115,6 +116,7 @@ class StateTable : public TcpTables {
 
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2> gauges_{};  // [v6][state]
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions_{};
+  Closes closes_{};
   PerState entered_{}, left_{};
   std::array<LifetimeHistogram, TCPFSM_STATE_MAX> lifetimes_;
   std::array<LifetimeHistogram, 2> tw_lifetimes_;

@@ -3,6 +3,7 @@
 // drift, and the newest stuck-socket report. Every view reads all of it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "account/groups.hpp"
 #include "account/leak_finder.hpp"
 #include "model/run_counters.hpp"
+#include "tcpfsm/event.h"
 
 namespace tcpfsm {
 
@@ -24,6 +26,8 @@ struct StatsContext {
   bool counted_in_kernel = false;  // aggregate mode (KernelTable)
   // The newest leak pass (live only): holders of stuck sockets.
   std::optional<LeakReport> stuck;
+  // Segments retransmitted since the start, by the sender's state (live only).
+  std::optional<std::array<uint64_t, TCPFSM_STATE_MAX>> retransmits;
   uint64_t stuck_min_age_ns = 0;
   uint64_t stuck_age_ns = 0;    // how old `stuck` is
   std::string stuck_error;      // why the last pass failed ("": it did not)

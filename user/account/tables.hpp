@@ -26,6 +26,8 @@ struct ReconcileResult {
 class TcpTables {
  public:
   using PerState = std::array<uint64_t, TCPFSM_STATE_MAX>;
+  // Full sockets into CLOSE, [from state][enum tcpfsm_close_cause].
+  using Closes = std::array<std::array<uint64_t, TCPFSM_CAUSE_MAX>, TCPFSM_STATE_MAX>;
   // Sockets found by a dump, never seen entering their state: how many are
   // still in each state, and the oldest has been there at least this long.
   struct Preexisting {
@@ -41,6 +43,8 @@ class TcpTables {
   virtual uint64_t transitions(uint8_t from, uint8_t to) const = 0;
   virtual const PerState& entered() const = 0;
   virtual const PerState& left() const = 0;
+  // Why sockets left `from` for CLOSE: closes()[from][cause].
+  virtual const Closes& closes() const = 0;
   // Time spent in `state` by sockets that left it while traced. TIME_WAIT:
   // timewait sockets in that substate, from its start to their end.
   virtual const LifetimeHistogram& lifetime(uint8_t state) const = 0;

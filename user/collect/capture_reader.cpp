@@ -124,6 +124,13 @@ Event state_record(const json& j) {
   if (!field(j, cap::kPrevNs).is_null()) e.prev_ns = number<uint64_t>(j, cap::kPrevNs);
   auto r = j.find(cap::kRescued);
   e.rescued = r != j.end() && r->is_boolean() && r->get<bool>();
+  if (auto c = j.find(cap::kCause); c != j.end()) {
+    const auto cause = c->is_string() ? parse_cause(c->get<std::string>()) : std::nullopt;
+    if (!cause) throw BadField{quoted(cap::kCause) + " is not a cause tcpfsm writes (README, \"closed by\")"};
+    if (e.newstate != TCPFSM_CLOSE && *cause != TCPFSM_CAUSE_UNKNOWN)
+      throw BadField{quoted(cap::kCause) + " is set on a record that does not enter CLOSE"};
+    e.cause = *cause;
+  }
   return e;
 }
 

@@ -14,6 +14,8 @@ void KernelAggregates::add(const tcpfsm_agg& a) {
   }
   for (size_t o = 0; o < TCPFSM_STATE_MAX; ++o)
     for (size_t n = 0; n < TCPFSM_STATE_MAX; ++n) transitions[o][n] += a.transitions[o][n];
+  for (size_t o = 0; o < TCPFSM_STATE_MAX; ++o)
+    for (size_t c = 0; c < TCPFSM_CAUSE_MAX; ++c) closes[o][c] += a.closes[o][c];
   tw_ends[0] += a.tw_ends[0];
   tw_ends[1] += a.tw_ends[1];
   storage_failures += a.storage_failures;

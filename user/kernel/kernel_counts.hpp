@@ -17,6 +17,7 @@ struct KernelAggregates {
   Signed known{}, tw_known{};
   Counts unknown_left{}, tw_unknown_left{};
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
+  std::array<std::array<uint64_t, TCPFSM_CAUSE_MAX>, TCPFSM_STATE_MAX> closes{};  // [from][cause]
   std::array<uint64_t, 2> tw_ends{};
   uint64_t storage_failures = 0;
   uint64_t tw_untracked = 0;

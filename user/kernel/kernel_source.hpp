@@ -3,6 +3,7 @@
 // with a fake (tests/unit/fake_kernel.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ namespace tcpfsm {
 inline constexpr int kConsumerPollMs = 50;
 // How often to sweep FIN_WAIT2 timewait sockets for their switch to TIME_WAIT.
 inline constexpr int kTimewaitSweepMs = 100;
+
+// Per TCP state (index: enum tcpfsm_state).
+using PerStateCounts = std::array<uint64_t, TCPFSM_STATE_MAX>;
 
 struct ProgStats {
   std::string name;
@@ -45,6 +49,9 @@ class KernelSource {
   // records delivered; in aggregate mode KernelAggregates::fill gives the
   // transitions counted and `uncounted` from counts already read.
   virtual Result<RunCounters> counters() const = 0;
+  // Segments retransmitted since load, by the sending socket's state (a
+  // listener's SYN-ACKs as SYN_RECV); every mode but leaks' storage mode.
+  virtual Result<PerStateCounts> retransmits() const = 0;
   // The BPF socket storage map (struct tcpfsm_sk_info per socket), for
   // DumpRequest::storage_map_fd; -1 when there is none.
   virtual int sk_storage_map_fd() const = 0;

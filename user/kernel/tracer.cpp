@@ -45,8 +45,10 @@ void configure(tcpfsm_bpf& skel, const TracerOptions& opts, int ncpu) {
                                           : TCPFSM_MODE_AGGREGATE;
   ro->nr_cpus = static_cast<__u32>(ncpu);
   if (opts.mode == Mode::Storage) {
+    // leaks reads only the storage: no timewait timers, no close causes, no retransmits.
     for (bpf_program* p : {skel.progs.on_timer_start, skel.progs.on_timer_cancel, skel.progs.on_timer_expire,
-                           skel.progs.tw_substate_sweep})
+                           skel.progs.tw_substate_sweep, skel.progs.on_receive_reset, skel.progs.on_send_reset,
+                           skel.progs.on_retransmit, skel.progs.on_retransmit_synack})
       bpf_program__set_autoload(p, false);
   }
 }

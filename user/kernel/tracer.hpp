@@ -39,6 +39,7 @@ class Tracer final : public KernelSource {
   Result<KernelAggregates> aggregates() const override;
   Status timewait_keys(std::vector<uint64_t>& keys) const override;
   Result<RunCounters> counters() const override;
+  Result<PerStateCounts> retransmits() const override;
   int sk_storage_map_fd() const override;
   Status enable_bpf_stats() override;
   std::vector<ProgStats> prog_stats() const override;

@@ -88,6 +88,17 @@ Result<RunCounters> Tracer::counters() const {
   return c;
 }
 
+Result<PerStateCounts> Tracer::retransmits() const {
+  std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(impl_->ncpu));
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.cpu_counters), &zero, per_cpu.data()) != 0)
+    return bpf_error("cannot read the kernel's retransmission counts", errno);
+  PerStateCounts out{};
+  for (const auto& pc : per_cpu)
+    for (size_t s = 0; s < out.size(); ++s) out[s] += pc.retransmits[s];
+  return out;
+}
+
 std::vector<ProgStats> Tracer::prog_stats() const {
   std::vector<ProgStats> out;
   bpf_program* p = nullptr;

@@ -34,6 +34,9 @@ inline constexpr std::string_view kOld = "old";
 inline constexpr std::string_view kNew = "new";
 inline constexpr std::string_view kPrevNs = "prev_ns";
 inline constexpr std::string_view kRescued = "rescued";  // written only when true
+// Written only into CLOSE (a cause name, model/event.cpp); absent in
+// captures from before causes: read as "unknown".
+inline constexpr std::string_view kCause = "cause";
 // Timewait records
 inline constexpr std::string_view kEvent = "event";
 inline constexpr std::string_view kTw = "tw";
@@ -43,8 +46,9 @@ inline constexpr std::string_view kCounters = "counters";
 inline constexpr std::string_view kLost = "lost";
 
 // Every field the writer puts in each record type, in its order.
-inline constexpr std::array kStateFields = {kType,   kTs,    kMonoNs, kSk,    kCookie, kPid, kComm, kOwner,  kNetns,
-                                            kFamily, kSaddr, kSport,  kDaddr, kDport,  kOld, kNew,  kPrevNs, kRescued};
+inline constexpr std::array kStateFields = {kType,  kTs,    kMonoNs, kSk,      kCookie, kPid,   kComm,
+                                            kOwner, kNetns, kFamily, kSaddr,   kSport,  kDaddr, kDport,
+                                            kOld,   kNew,   kPrevNs, kRescued, kCause};
 inline constexpr std::array kTimewaitFields = {kType,   kTs,    kMonoNs, kEvent, kTw,    kCookie,  kNetns,
                                                kFamily, kSaddr, kSport,  kDaddr, kDport, kSubstate};
 inline constexpr std::array kSummaryFields = {kType, kCounters, kLost};

@@ -21,6 +21,31 @@ constexpr std::array<std::string_view, TCPFSM_EV_KIND_MAX> kKindNames = {"",    
                                                                          "cancel", "expire", "substate"};
 static_assert(TCPFSM_EV_STATE == 1 && TCPFSM_EV_TW_SUBSTATE == TCPFSM_EV_KIND_MAX - 1);
 
+constexpr std::array<std::string_view, TCPFSM_CAUSE_MAX> kCauseNames = {
+    "unknown",
+    "fin",
+    "orphaned",
+    "rst_received",
+    "refused",
+    "unreachable",
+    "timeout",
+    "syn_timeout",
+    "keepalive",
+    "no_local_port",
+    "connect_aborted",
+    "listener_closed",
+    "closed",
+    "killed",
+    "rst_sent:abort_on_close",
+    "rst_sent:tcp_state",
+    "rst_sent:abort_on_linger",
+    "rst_sent:abort_on_memory",
+    "rst_sent:disconnect_with_data",
+    "other",
+};
+static_assert(TCPFSM_CAUSE_FIN == 1 && TCPFSM_CAUSE_RST_ABORT_ON_CLOSE == 14 && TCPFSM_CAUSE_OTHER == 19 &&
+              TCPFSM_CAUSE_OTHER == TCPFSM_CAUSE_MAX - 1);
+
 template <size_t N>
 std::optional<size_t> index_of(const std::array<std::string_view, N>& names, std::string_view name) {
   for (size_t i = 0; i < N; ++i) {
@@ -51,6 +76,15 @@ std::optional<EventKind> parse_kind(std::string_view name) {
   return i ? std::optional(static_cast<EventKind>(*i)) : std::nullopt;
 }
 
+std::string_view cause_name(uint8_t cause) {
+  return cause < kCauseNames.size() ? kCauseNames[cause] : kCauseNames[TCPFSM_CAUSE_UNKNOWN];
+}
+
+std::optional<uint8_t> parse_cause(std::string_view name) {
+  const auto i = index_of(kCauseNames, name);
+  return i ? std::optional(static_cast<uint8_t>(*i)) : std::nullopt;
+}
+
 std::optional<uint8_t> parse_family(std::string_view name) {
   if (name == "ipv4") return AF_INET;
   if (name == "ipv6") return AF_INET6;
@@ -75,9 +109,12 @@ Result<Event> decode_event(std::span<const std::byte> record) {
       return Error::runtime("malformed record: state out of range");
     constexpr uint8_t known_flags = TCPFSM_F_OWNER_MASK | TCPFSM_F_PREV_KNOWN | TCPFSM_F_RESCUED;
     if (raw.flags & ~known_flags) return Error::runtime("malformed record: unknown flags");
+    // A cause is only ever set on a transition into CLOSE.
+    if (raw.cause >= TCPFSM_CAUSE_MAX || (raw.cause != 0 && raw.newstate != TCPFSM_CLOSE))
+      return Error::runtime("malformed record: cause " + std::to_string(raw.cause) + " out of range");
   } else {
     // A timewait record has a substate and nothing else of a transition.
-    if (raw.oldstate != 0 || !valid_state(raw.newstate) || raw.flags != 0 || raw.pid != 0)
+    if (raw.oldstate != 0 || !valid_state(raw.newstate) || raw.flags != 0 || raw.pid != 0 || raw.cause != 0)
       return Error::runtime("malformed timewait record");
   }
 
@@ -96,6 +133,7 @@ Result<Event> decode_event(std::span<const std::byte> record) {
   e.newstate = raw.newstate;
   e.owner = static_cast<Owner>(raw.flags & TCPFSM_F_OWNER_MASK);
   e.rescued = raw.flags & TCPFSM_F_RESCUED;
+  e.cause = raw.cause;
   std::memcpy(e.saddr.data(), raw.saddr, sizeof(raw.saddr));
   std::memcpy(e.daddr.data(), raw.daddr, sizeof(raw.daddr));
   std::memcpy(e.comm.data(), raw.comm, sizeof(raw.comm));
@@ -119,6 +157,7 @@ tcpfsm_event encode_event(const Event& e) {
   raw.kind = static_cast<uint8_t>(e.kind);
   raw.flags = static_cast<uint8_t>(static_cast<uint8_t>(e.owner) | (e.prev_ns ? TCPFSM_F_PREV_KNOWN : 0) |
                                    (e.rescued ? TCPFSM_F_RESCUED : 0));
+  raw.cause = e.cause;
   std::memcpy(raw.saddr, e.saddr.data(), sizeof(raw.saddr));
   std::memcpy(raw.daddr, e.daddr.data(), sizeof(raw.daddr));
   std::memcpy(raw.comm, e.comm.data(), sizeof(raw.comm));

@@ -47,6 +47,13 @@ constexpr std::string_view family_name(uint8_t family) {
 }
 std::optional<uint8_t> parse_family(std::string_view name);
 
+// enum tcpfsm_close_cause by name: "fin", "rst_received",
+// "rst_sent:abort_on_close", ... (README, "closed by"); parse_cause is its
+// inverse. kCauseCount is the number of causes (TCPFSM_CAUSE_MAX).
+inline constexpr size_t kCauseCount = TCPFSM_CAUSE_MAX;
+std::string_view cause_name(uint8_t cause);
+std::optional<uint8_t> parse_cause(std::string_view name);
+
 // For kind State: a transition oldstate -> newstate of the socket `cookie`.
 // For the timewait kinds: skaddr is the inet_timewait_sock, cookie that of
 // the full socket it replaced, newstate its substate (TIME_WAIT or
@@ -66,6 +73,7 @@ struct Event {
   uint8_t newstate = 0;
   Owner owner = Owner::None;
   bool rescued = false;
+  uint8_t cause = TCPFSM_CAUSE_UNKNOWN;  // enum tcpfsm_close_cause; newstate CLOSE only
   std::array<uint8_t, 16> saddr{};
   std::array<uint8_t, 16> daddr{};
   std::array<char, 16> comm{};  // always NUL-terminated

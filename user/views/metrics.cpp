@@ -68,6 +68,29 @@ void state_gauges(std::string& out, const MetricsSnapshot& s) {
   }
 }
 
+// Why sockets closed and what they retransmitted: bounded by states x
+// causes, and only the pairs that happened are written, as transitions are.
+void closes(std::string& out, const MetricsSnapshot& s) {
+  auto it = std::back_inserter(out);
+  header(out, "tcpfsm_closes_total", "counter",
+         "Full sockets that entered CLOSE, by the state they left and why (see README, closed by).");
+  for (uint8_t from = 0; from < TCPFSM_STATE_MAX; ++from) {
+    for (uint8_t cause = 0; cause < kCauseCount; ++cause) {
+      if (uint64_t n = s.closes[from][cause]) {
+        fmt::format_to(it, "tcpfsm_closes_total{{from=\"{}\",cause=\"{}\"}} {}\n", state_label(from), cause_name(cause),
+                       n);
+      }
+    }
+  }
+  if (!s.retransmits) return;
+  header(out, "tcpfsm_retransmits_total", "counter",
+         "TCP segments retransmitted, by the state of the socket that sent them (a listener's SYN-ACKs: syn_recv).");
+  for (uint8_t st : kNodeStates) {
+    if (st == TCPFSM_CLOSE || st == TCPFSM_TIME_WAIT || st == TCPFSM_LISTEN) continue;  // nothing sends from these
+    fmt::format_to(it, "tcpfsm_retransmits_total{{state=\"{}\"}} {}\n", state_label(st), (*s.retransmits)[st]);
+  }
+}
+
 void durations(std::string& out, const MetricsSnapshot& s) {
   auto it = std::back_inserter(out);
   header(out, "tcpfsm_state_duration_seconds", "histogram",
@@ -221,12 +244,14 @@ void fill_snapshot(MetricsSnapshot& s, const TcpTables& t) {
     s.durations[st] = t.lifetime(st);
     for (uint8_t to = 0; to < TCPFSM_STATE_MAX; ++to) s.transitions[st][to] = t.transitions(st, to);
   }
+  s.closes = t.closes();
   s.timewait_ends = {t.timewait_ends(TimewaitEnd::Expired), t.timewait_ends(TimewaitEnd::Killed)};
   s.tracked = t.tracked();
 }
 
 void fill_snapshot(MetricsSnapshot& s, const StatsContext& c, size_t stuck_top) {
   s.counters = c.counters;
+  s.retransmits = c.retransmits;
   s.drift = c.last_drift;
   s.reconciliations = c.reconciliations;
   s.stuck_failures = c.stuck_failures;
@@ -329,6 +354,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   std::string out;
   out.reserve(64 * 1024);
   state_gauges(out, s);
+  closes(out, s);
   durations(out, s);
   stuck(out, s);
   counters(out, s);

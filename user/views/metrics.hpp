@@ -48,7 +48,9 @@ struct MetricsSnapshot {
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2> sockets{};  // [0: IPv4, 1: IPv6][state]
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
   std::array<LifetimeHistogram, TCPFSM_STATE_MAX> durations;
-  std::array<uint64_t, 2> timewait_ends{};  // [expired, killed]
+  TcpTables::Closes closes{};                                         // [from][cause]
+  std::optional<std::array<uint64_t, TCPFSM_STATE_MAX>> retransmits;  // by the sender's state
+  std::array<uint64_t, 2> timewait_ends{};                            // [expired, killed]
   RunCounters counters;
   uint64_t drift = 0;
   uint64_t reconciliations = 0;

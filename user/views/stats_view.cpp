@@ -51,6 +51,61 @@ void timewait_lines(std::string& out, const TcpTables& t) {
   }
 }
 
+// Causes of one state's closes, most first: {cause, count}, zeros left out.
+std::vector<std::pair<uint8_t, uint64_t>> causes_of(const TcpTables::Closes& closes, uint8_t from) {
+  std::vector<std::pair<uint8_t, uint64_t>> out;
+  for (uint8_t c = 0; c < kCauseCount; ++c)
+    if (closes[from][c]) out.emplace_back(c, closes[from][c]);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+// "closed by": why sockets left each state for CLOSE, since the start.
+void closes_lines(std::string& out, const TcpTables& t, const StatsContext& c) {
+  auto it = std::back_inserter(out);
+  const auto& closes = t.closes();
+  bool any = false;
+  for (uint8_t s : kShown) {
+    const auto causes = causes_of(closes, s);
+    if (causes.empty()) continue;
+    if (!any) out += "closed by (from state: total, then each cause):\n";
+    any = true;
+    uint64_t total = 0;
+    std::string list;
+    for (const auto& [cause, n] : causes) {
+      total += n;
+      fmt::format_to(std::back_inserter(list), "{}{} {}", list.empty() ? "" : ", ", cause_name(cause), n);
+    }
+    fmt::format_to(it, "  {:<12} {:>8}  {}\n", state_name(s), total, list);
+  }
+  if (!any) out += "closed by: no socket has closed yet\n";
+  if (c.retransmits) {
+    std::string list;
+    for (uint8_t s : kShown) {
+      if (uint64_t n = (*c.retransmits)[s])
+        fmt::format_to(std::back_inserter(list), "{}{} {}", list.empty() ? "" : ", ", state_name(s), n);
+    }
+    fmt::format_to(it, "retransmitted segments: {}\n", list.empty() ? "none" : list);
+  }
+}
+
+nlohmann::json closes_json(const TcpTables& t) {
+  nlohmann::json out = nlohmann::json::object();
+  for (uint8_t s : kShown) {
+    nlohmann::json by = nlohmann::json::object();
+    for (const auto& [cause, n] : causes_of(t.closes(), s)) by[std::string(cause_name(cause))] = n;
+    if (!by.empty()) out[std::string(state_name(s))] = std::move(by);
+  }
+  return out;
+}
+
+nlohmann::json retransmits_json(const StatsContext& c) {
+  if (!c.retransmits) return nullptr;
+  nlohmann::json out = nlohmann::json::object();
+  for (uint8_t s : kShown) out[std::string(state_name(s))] = (*c.retransmits)[s];
+  return out;
+}
+
 void stuck_lines(std::string& out, const StatsContext& c) {
   auto it = std::back_inserter(out);
   if (c.stuck) {
@@ -139,6 +194,7 @@ std::string StatsView::text(const TcpTables& t, const StatsContext& c) {
                    h.count(), duration_or_dash(h, 0.5), duration_or_dash(h, 0.99), duration_or_dash(h, 1), found);
   }
   timewait_lines(out, t);
+  closes_lines(out, t, c);
   if (hist_state_) {
     const LifetimeHistogram& h = t.lifetime(hist_state_);
     out += log2_hist_text(fmt::format("{} lifetimes, {} sockets (every socket that left it while traced)",
@@ -193,6 +249,8 @@ nlohmann::json StatsView::json(const TcpTables& t, const StatsContext& c) {
       {"states_by_family",
        {{std::string(family_name(AF_INET)), std::move(v4)}, {std::string(family_name(AF_INET6)), std::move(v6)}}},
       {"transitions", std::move(transitions)},
+      {"closes", closes_json(t)},
+      {"retransmits", retransmits_json(c)},
       {"lifetimes", std::move(lifetimes)},
       {"rates", std::move(rates)},
       {"preexisting", std::move(preexisting)},

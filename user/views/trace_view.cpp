@@ -83,8 +83,9 @@ std::string TextFormatter::header() const {
   int aw = opts_.wide ? 39 : 15;
   std::string h;
   if (opts_.timestamps) h += fmt::format("{:<15} ", "TIME");
-  h += fmt::format("{:<16} {:<7} {:<16} {:<{}} {:<5} {:<{}} {:<5} {:<11} -> {:<11} {}\n", "SKADDR", "PID", "COMM",
+  h += fmt::format("{:<16} {:<7} {:<16} {:<{}} {:<5} {:<{}} {:<5} {:<11} -> {:<11} {}", "SKADDR", "PID", "COMM",
                    "LADDR", aw, "LPORT", "RADDR", aw, "RPORT", "OLDSTATE", "NEWSTATE", "MS");
+  h += opts_.wide || opts_.cause ? "         CAUSE\n" : "\n";
   return h;
 }
 
@@ -112,11 +113,22 @@ void TextFormatter::append(std::string& out, const Event& e) const {
   fmt::format_to(it, "{:016x} {:<7} {:<16} {:<{}} {:<5} {:<{}} {:<5} {:<11} -> {:<11} ", e.skaddr, e.pid,
                  std::string_view(comm), format_addr(e.family, e.saddr), aw, e.sport, format_addr(e.family, e.daddr),
                  aw, e.dport, state_name(e.oldstate), state_name(e.newstate));
-  if (e.prev_ns) {
-    fmt::format_to(it, "{:.3f}\n", static_cast<double>(*e.prev_ns) / 1e6);
-  } else {
-    out += "-\n";
+  if (!opts_.wide && !opts_.cause) {
+    if (e.prev_ns) {
+      fmt::format_to(it, "{:.3f}\n", static_cast<double>(*e.prev_ns) / 1e6);
+    } else {
+      out += "-\n";
+    }
+    return;
   }
+  // MS padded so CAUSE lines up: "-" for transitions that are not into CLOSE.
+  if (e.prev_ns) {
+    fmt::format_to(it, "{:<10.3f} ", static_cast<double>(*e.prev_ns) / 1e6);
+  } else {
+    out += "-          ";
+  }
+  out += e.newstate == TCPFSM_CLOSE ? cause_name(e.cause) : "-";
+  out += '\n';
 }
 
 namespace {
@@ -316,6 +328,10 @@ void JsonFormatter::append(std::string& out, const Event& e) const {
   if (e.rescued) {
     w.key<cap::kRescued>();
     w.lit("true");
+  }
+  if (e.newstate == TCPFSM_CLOSE) {
+    w.key<cap::kCause>();
+    w.quoted(cause_name(e.cause));
   }
   w.lit("}\n");
   w.append_to(out);

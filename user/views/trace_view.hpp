@@ -21,7 +21,8 @@ void append_json_string(std::string& out, std::string_view s);
 
 struct TextOptions {
   bool timestamps = false;  // -T: local time column
-  bool wide = false;        // -w: room for IPv6 addresses
+  bool wide = false;        // -w: room for IPv6 addresses, and the CAUSE column
+  bool cause = false;       // --cause: the CAUSE column (why a socket entered CLOSE)
 };
 
 class TextFormatter {
