@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # ./scripts/bench.sh [--runs N] [--duration S] [--rate R] [--modes "..."] [--no-bpf-pass] [--smoke]
+#                    [--baseline BUILD_DIR]
 #
 # tcpfsm side by side with no tracer and with libbpf-tools' tcpstates, on a
 # loopback short-connection load (build/tcpfsm_loadgen), interleaved and
@@ -23,7 +24,9 @@
 # points, the cost of being attached at all), stats (counts in the kernel),
 # stats-records (stats --records: a ring buffer record per transition, counted
 # in userspace), stats-by-raddr and stats-by-pod (stats --by, a report every
-# second), trace, serve, tcpstates.
+# second), trace, serve, tcpstates; with --baseline BUILD_DIR also `baseline`:
+# `stats` of another tcpfsm build (say, the previous commit's), in the same run.
+# The RST pass also gives the reset programs' ns per run (they fire there).
 #
 # --smoke: one short run of everything, to keep the script working (CI).
 set -euo pipefail
@@ -34,7 +37,8 @@ DURATION=5
 RATE=20000
 MODES="none floor stats stats-records trace serve tcpstates"
 BPF_PASS=1
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+BASELINE=""
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=${2:?}; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=${2:?}; shift 2 ;;
     --modes) MODES=${2:?}; shift 2 ;;
     --no-bpf-pass) BPF_PASS=0; shift ;;
+    --baseline) BASELINE=${2:?}; shift 2 ;;
     --smoke) RUNS=1; DURATION=1; RATE=2000; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'; see --help" >&2; exit 2 ;;
@@ -49,6 +54,10 @@ while [ $# -gt 0 ]; do
 done
 case "$RUNS$DURATION$RATE" in *[!0-9.]*) echo "bench.sh: --runs, --duration and --rate take numbers" >&2; exit 2 ;; esac
 
+if [ -n "$BASELINE" ]; then
+  [ -x "$BASELINE/tcpfsm" ] || { echo "bench.sh: --baseline $BASELINE has no tcpfsm binary: give the build directory of another tcpfsm" >&2; exit 2; }
+  [[ " $MODES " == *" baseline "* ]] || MODES="$MODES baseline"
+fi
 need_root "scripts/bench.sh"
 install_missing "${TCPFSM_PACKAGES[@]}"
 build >&2
@@ -99,6 +108,9 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
     none) return 0 ;;
     floor) "$B/tcpfsm_floor" >"$WORK/out" 2>"$WORK/err" & ;;
     stats) "$B/tcpfsm" stats --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
+    baseline)
+      [ -n "$BASELINE" ] || die "mode baseline needs --baseline BUILD_DIR"
+      "$BASELINE/tcpfsm" stats --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     stats-records) "$B/tcpfsm" stats --records --json --interval 0 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
     # Grouped: a report (and a gauge pass) every second, as a person watches it.
     stats-by-raddr) "$B/tcpfsm" stats --by raddr --json --interval 1 --netns "$ino" >"$WORK/out" 2>"$WORK/err" & ;;
@@ -112,7 +124,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
       HELPER=$!
       return 0 ;;
     tcpstates) "$TCPSTATES" >"$WORK/out" 2>"$WORK/err" & ;;
-    *) die "unknown mode '$mode' (none floor stats stats-records stats-by-raddr stats-by-pod trace serve tcpstates)" ;;
+    *) die "unknown mode '$mode' (none floor stats stats-records stats-by-raddr stats-by-pod trace serve tcpstates baseline)" ;;
   esac
   TRACER=$!
   sleep 1.5  # load and attach
@@ -120,7 +132,7 @@ start_mode() {  # start_mode MODE NETNS_INODE: starts the tracer, sets TRACER
 }
 
 # run_one MODE LOAD_ARGS...: prints "mode rate delivered expected ringbuf recursion cpu_s rss_kb sys_pct bpf_ns
-#   rescue_bpf_ns timer_bpf_ns"
+#   rescue_bpf_ns timer_bpf_ns reset_bpf_ns"
 run_one() {
   local mode=$1; shift
   NS="tcpfsm-bench-$$"
@@ -134,7 +146,7 @@ run_one() {
   b0=$(busy_ticks); t0=$(total_ticks)
   ip netns exec "$NS" "$B/tcpfsm_loadgen" --duration "$DURATION" --port 5201 "$@" >"$WORK/load" 2>/dev/null ||
     die "the load generator failed"
-  local b1 t1 c1=0 rss=- bpf=- rescue_bpf=- timer_bpf=-
+  local b1 t1 c1=0 rss=- bpf=- rescue_bpf=- timer_bpf=- reset_bpf=-
   b1=$(busy_ticks); t1=$(total_ticks)
   sleep 0.7  # let the consumer drain
   if [ -n "$TRACER" ]; then
@@ -147,7 +159,8 @@ run_one() {
          timer_bpf=$(bpf_ns_per_run 'fl_timer_start|fl_timer_cancel|fl_timer_expire') ;;
       *) bpf=$(bpf_ns_per_run on_set_state)
          rescue_bpf=$(bpf_ns_per_run on_set_state_nested)
-         timer_bpf=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire') ;;
+         timer_bpf=$(bpf_ns_per_run 'on_timer_start|on_timer_cancel|on_timer_expire')
+         reset_bpf=$(bpf_ns_per_run 'on_receive_reset|on_send_reset') ;;
     esac
     [ "$mode" = serve ] && curl -sf "http://127.0.0.1:$PORT/metrics" -o "$WORK/scrape" || true
     [ -n "$HELPER" ] && { kill "$HELPER" 2>/dev/null; wait "$HELPER" 2>/dev/null || true; }
@@ -164,7 +177,7 @@ run_one() {
   # (CLOSE>LISTEN, LISTEN>CLOSE).
   expected=$((conns * 10 + 2))
   case "$mode" in
-    stats|stats-records|stats-by-*)
+    stats|stats-records|stats-by-*|baseline)
       tail -n1 "$WORK/out" >"$WORK/last"  # the final report
       delivered=$(grep -o '"[A-Z_0-9]*>[A-Z_0-9]*":[0-9]*' "$WORK/last" | awk -F: '{ s += $2 } END { print s + 0 }')
       ringbuf=$(json_num ringbuf "$WORK/last"); recursion=$(json_num recursion "$WORK/last") ;;
@@ -187,7 +200,7 @@ run_one() {
   local cpu_s sys_pct
   cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (b - a) / hz }')
   sys_pct=$(awk -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", 100 * (b1 - b0) / (t1 - t0) }')
-  echo "$mode $rate $delivered $expected $ringbuf $recursion $cpu_s $rss $sys_pct $bpf $rescue_bpf $timer_bpf"
+  echo "$mode $rate $delivered $expected $ringbuf $recursion $cpu_s $rss $sys_pct $bpf $rescue_bpf $timer_bpf $reset_bpf"
 }
 
 echo "tcpfsm bench: $RUNS runs x {$MODES}, ${DURATION}s each; open loop at $RATE/s; $NCPU CPUs, $(uname -r)" >&2
@@ -227,11 +240,14 @@ if [ "$BPF_PASS" = 1 ]; then
   # The timer programs see every kernel timer. Connections that end in RST
   # leave no timewait socket, so under this load every run is a timer of
   # something else: the cost per unrelated timer, ours against empty ones.
-  for m in floor stats; do
+  RST_MODES="floor stats"
+  [ -n "$BASELINE" ] && RST_MODES="$RST_MODES baseline"
+  for m in $RST_MODES; do
     echo "  BPF stats pass: $m, connections closed with RST" >&2
     run_one "$m" --mode closed --threads 2 --linger0 >>"$WORK/unrelated"
   done
   TIMER_NS=$(awk '$1 == "stats" { print $12 }' "$WORK/unrelated")
+  RST_LINE=$(awk '{ printf "%s%s %s ns per inet_sock_set_state run", (NR > 1 ? ", " : ""), $1, $10; if ($13 != "-") printf " (reset programs %s ns per run)", $13 }' "$WORK/unrelated")
   FLOOR_TIMER_NS=$(awk '$1 == "floor" { print $12 }' "$WORK/unrelated")
   sysctl -qw kernel.bpf_stats_enabled=0
 fi
@@ -291,6 +307,7 @@ END {
   for (k = 1; k <= n; k++) if (ms[k] in tbpf && tbpf[ms[k]] != "-") printf " %s %s,", ms[k], tbpf[ms[k]]
   printf " and per unrelated timer (connections closed with RST, so no timewait socket): stats %s, floor (empty programs) %s.\n", timer_ns, floor_timer_ns
 }' "$WORK/closed"
+[ -n "${RST_LINE:-}" ] && printf "\nBPF ns per run, every connection closed by RST (both ends take the reset paths): %s.\n" "$RST_LINE"
 
 # The cost per report of --by: 100,000 TIME_WAIT sockets in a namespace over
 # 10,000 local addresses (the load generator's --addresses), then `stats`

@@ -246,6 +246,54 @@ TEST(GroupEvents, GroupsPastTheBoundGoToGroupZeroAndAreCounted) {
   EXPECT_EQ(ge.overflow().entered[TCPFSM_SYN_SENT], 2u);
 }
 
+// Which peer resets us: each group's closes by (from state, cause), in
+// the report's rows and (others), and in its text and JSON.
+TEST(GroupEvents, ClosesPerPeerByStateAndCause) {
+  GroupEvents ge(spec_of("raddr"), 100, nullptr);
+  StateTable t;
+  t.set_groups(&ge);
+  uint64_t cookie = 1;
+  auto close = [&](uint8_t peer, uint8_t from, uint8_t cause, int times) {
+    for (int i = 0; i < times; ++i, ++cookie) {
+      t.apply(state_event(cookie, peer, TCPFSM_SYN_RECV, from, kSec, kMs));
+      Event e = state_event(cookie, peer, from, TCPFSM_CLOSE, 2 * kSec, kSec);
+      e.cause = cause;
+      t.apply(e);
+    }
+  };
+  close(1, TCPFSM_ESTABLISHED, TCPFSM_CAUSE_RST_RECEIVED, 3);
+  close(1, TCPFSM_LAST_ACK, TCPFSM_CAUSE_FIN, 1);
+  close(1, TCPFSM_ESTABLISHED, TCPFSM_CAUSE_RST_ABORT_ON_CLOSE, 1);
+  close(1, TCPFSM_CLOSE_WAIT, TCPFSM_CAUSE_RST_RECEIVED, 2);
+  close(2, TCPFSM_LAST_ACK, TCPFSM_CAUSE_FIN, 4);
+  GroupKey k1;
+  k1.family = AF_INET;
+  k1.raddr = {10, 0, 0, 1};
+  const auto* g1 = ge.find(k1);
+  ASSERT_TRUE(g1);
+  EXPECT_EQ(g1->closes.total(), 7u);
+  EXPECT_EQ(g1->closes.by_cause(),
+            (std::vector<std::pair<uint8_t, uint64_t>>{
+                {TCPFSM_CAUSE_RST_RECEIVED, 5}, {TCPFSM_CAUSE_FIN, 1}, {TCPFSM_CAUSE_RST_ABORT_ON_CLOSE, 1}}));
+
+  GroupOptions o;
+  o.spec = spec_of("raddr");
+  o.top = 1;
+  o.sort_state = TCPFSM_ESTABLISHED;  // rows from the records: both peers left ESTABLISHED
+  const GroupReport r = build_group_report(o, nullptr, &ge, IdentityTable());
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].closes.total() + r.others.closes.total(), 11u);
+  GroupsView v;
+  const std::string text = v.text(r, 1, 0);
+  EXPECT_THAT(text, HasSubstr("CLOSED BY"));
+  EXPECT_THAT(text, HasSubstr("rst_received 5, fin 1 (+1)"));
+  const nlohmann::json j = v.json(r, 1);
+  EXPECT_EQ(j.at("groups")[0].at("closes"),
+            nlohmann::json::parse(R"({"ESTABLISHED": {"rst_received": 3, "rst_sent:abort_on_close": 1},
+                                      "CLOSE_WAIT": {"rst_received": 2}, "LAST_ACK": {"fin": 1}})"));
+  EXPECT_EQ(j.at("others").at("closes"), nlohmann::json::parse(R"({"LAST_ACK": {"fin": 4}})"));
+}
+
 GroupGauges gauges_by_peer(std::initializer_list<std::pair<uint8_t, uint64_t>> established) {
   GroupGauges g;
   for (auto [peer, n] : established) {

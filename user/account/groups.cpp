@@ -54,9 +54,50 @@ uint32_t GroupEvents::group_of(const Event& e) {
     return 0;
   }
   const auto id = static_cast<uint32_t>(groups_.size());
-  groups_.push_back(Group{key, {}, {}});
+  groups_.push_back(Group{key, {}, {}, {}});
   ids_.emplace(key, id);
   return id;
+}
+
+void CloseCounts::add(uint8_t from, uint8_t cause, uint64_t n) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), std::pair(from, cause),
+                             [](const Entry& e, auto key) { return std::pair(e.from, e.cause) < key; });
+  if (it != entries.end() && it->from == from && it->cause == cause) {
+    it->count += n;
+  } else {
+    entries.insert(it, Entry{from, cause, n});
+  }
+}
+
+void CloseCounts::merge(const CloseCounts& other) {
+  for (const Entry& e : other.entries) add(e.from, e.cause, e.count);
+}
+
+uint64_t CloseCounts::total() const {
+  uint64_t n = 0;
+  for (const Entry& e : entries) n += e.count;
+  return n;
+}
+
+std::vector<std::pair<uint8_t, uint64_t>> CloseCounts::by_cause() const {
+  std::vector<std::pair<uint8_t, uint64_t>> out;
+  for (const Entry& e : entries) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == e.cause; });
+    if (it == out.end()) {
+      out.emplace_back(e.cause, e.count);
+    } else {
+      it->second += e.count;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  return out;
+}
+
+void GroupEvents::closed(uint32_t group, uint8_t from, uint8_t cause) {
+  if (group < groups_.size() && from < TCPFSM_STATE_MAX && cause < TCPFSM_CAUSE_MAX)
+    groups_[group].closes.add(from, cause);
 }
 
 void GroupEvents::entered(uint32_t group, uint8_t state) {
@@ -212,6 +253,7 @@ void add_candidate(GroupRow& into, const Candidate& c) {
     into.entered[s] += c.records->entered[s];
     into.lifetimes[s].merge(c.records->lifetimes[s]);
   }
+  into.closes.merge(c.records->closes);
 }
 
 }  // namespace
@@ -243,6 +285,7 @@ GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gaug
       rep.others.entered[s] += o.entered[s];
       rep.others.lifetimes[s].merge(o.lifetimes[s]);
     }
+    rep.others.closes.merge(o.closes);
     rep.folded_records = events->folded();
   }
   std::vector<Candidate> all;

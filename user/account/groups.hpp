@@ -25,6 +25,23 @@ namespace tcpfsm {
 
 using StateCounts = std::array<uint64_t, TCPFSM_STATE_MAX>;
 
+// A group's closes by (from state, cause): only the few pairs that happened,
+// so a group costs a few bytes, not states x causes counters.
+struct CloseCounts {
+  struct Entry {
+    uint8_t from = 0;
+    uint8_t cause = 0;
+    uint64_t count = 0;
+  };
+  std::vector<Entry> entries;  // sorted by (from, cause)
+
+  void add(uint8_t from, uint8_t cause, uint64_t n = 1);
+  void merge(const CloseCounts& other);
+  uint64_t total() const;
+  // Summed over the from states, most frequent cause first (ties: by cause).
+  std::vector<std::pair<uint8_t, uint64_t>> by_cause() const;
+};
+
 struct GroupOptions {
   GroupSpec spec;               // empty: no grouping
   uint32_t states = 0;          // bit (1 << state) of the states counted (--state); 0: every state but LISTEN
@@ -51,6 +68,8 @@ class GroupAccounting {
   virtual uint32_t group_of(const Event& e) = 0;
   virtual void entered(uint32_t group, uint8_t state) = 0;
   virtual void left(uint32_t group, uint8_t state, uint64_t spent_ns) = 0;
+  // A socket of the group entered CLOSE from `from`, for `cause`.
+  virtual void closed(uint32_t group, uint8_t from, uint8_t cause) = 0;
 };
 
 // Per group, from the records: entries into each state, and the time
@@ -62,6 +81,7 @@ class GroupEvents final : public GroupAccounting {
     GroupKey key;
     StateCounts entered{};
     std::array<SparseHistogram, TCPFSM_STATE_MAX> lifetimes;
+    CloseCounts closes;
   };
 
   // identities: for keys a process or netns tells (cgroup, container,
@@ -71,6 +91,7 @@ class GroupEvents final : public GroupAccounting {
   uint32_t group_of(const Event& e) override;
   void entered(uint32_t group, uint8_t state) override;
   void left(uint32_t group, uint8_t state, uint64_t spent_ns) override;
+  void closed(uint32_t group, uint8_t from, uint8_t cause) override;
 
   const Group* find(const GroupKey& key) const;
   const Group& group(uint32_t id) const { return groups_[id < groups_.size() ? id : 0]; }
@@ -149,6 +170,7 @@ struct GroupRow {
   uint64_t total = 0;
   StateCounts entered{};  // cumulative: rates come from two reports
   std::array<SparseHistogram, TCPFSM_STATE_MAX> lifetimes;
+  CloseCounts closes;  // cumulative, from the records
 };
 
 struct GroupReport {

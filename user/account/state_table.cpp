@@ -71,6 +71,7 @@ void StateTable::apply_state(const Event& e) {
   if (groups_ && from != to) {
     groups_->entered(group, to);
     if (e.prev_ns) groups_->left(group, from, *e.prev_ns);
+    if (to == TCPFSM_CLOSE) groups_->closed(group, from, e.cause);
   }
 
   auto it = socks_.find(e.cookie);

@@ -37,6 +37,25 @@ nlohmann::json lifetime_json(const SparseHistogram& h) {
   return {{"count", h.count()}, {"p50_ns", h.quantile(0.5)}, {"p99_ns", h.quantile(0.99)}, {"max_ns", h.max()}};
 }
 
+// "rst_received 12, fin 3 (+2)": the two most frequent causes of a group's
+// closes, and how many more causes there were; "-" for none.
+std::string closes_cell(const CloseCounts& c) {
+  const auto causes = c.by_cause();
+  if (causes.empty()) return "-";
+  std::string out;
+  for (size_t i = 0; i < causes.size() && i < 2; ++i)
+    fmt::format_to(std::back_inserter(out), "{}{} {}", i ? ", " : "", cause_name(causes[i].first), causes[i].second);
+  if (causes.size() > 2) fmt::format_to(std::back_inserter(out), " (+{})", causes.size() - 2);
+  return out;
+}
+
+// {"ESTABLISHED": {"rst_received": 12}, ...}, as stats' "closes".
+nlohmann::json closes_json(const CloseCounts& c) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& e : c.entries) out[std::string(state_name(e.from))][std::string(cause_name(e.cause))] = e.count;
+  return out;
+}
+
 }  // namespace
 
 std::string key_part_text(GroupBy by, const GroupKey& k, const Identity& id) {
@@ -171,7 +190,7 @@ std::string GroupsView::text(const GroupReport& r, double interval_s, uint8_t hi
     header += fmt::format("{:<{}} ", fmt::format("{}", group_by_name(o.spec.keys[i])), widths[i]);
   for (uint8_t s : kColumns)
     if (o.counts(s)) header += fmt::format("{:>11} ", state_name(s));
-  header += fmt::format("{:>8} {:>8} {:>8} {:>8} {:>8}", "TOTAL", "IN/s", "P50", "P99", "MAX");
+  header += fmt::format("{:>8} {:>8} {:>8} {:>8} {:>8}   {}", "TOTAL", "IN/s", "P50", "P99", "MAX", "CLOSED BY");
   for (auto& c : header) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   out += header + "\n";
   auto row_line = [&](const std::vector<std::string>& cells, const GroupRow& row, double in_per_s) {
@@ -180,8 +199,8 @@ std::string GroupsView::text(const GroupReport& r, double interval_s, uint8_t hi
     for (uint8_t s : kColumns)
       if (o.counts(s)) line += fmt::format("{:>11} ", row.states[s]);
     const SparseHistogram& h = row.lifetimes[shown];
-    line += fmt::format("{:>8} {:>8.1f} {:>8} {:>8} {:>8}", row.total, in_per_s, lifetime_cell(h, 0.5),
-                        lifetime_cell(h, 0.99), lifetime_cell(h, 1));
+    line += fmt::format("{:>8} {:>8.1f} {:>8} {:>8} {:>8}   {}", row.total, in_per_s, lifetime_cell(h, 0.5),
+                        lifetime_cell(h, 0.99), lifetime_cell(h, 1), closes_cell(row.closes));
     out += line + "\n";
   };
   for (size_t i = 0; i < r.rows.size(); ++i) row_line(keys[i], r.rows[i], rate(r.rows[i], shown, interval_s));
@@ -215,7 +234,8 @@ nlohmann::json GroupsView::json(const GroupReport& r, double interval_s) {
     json j = {{"states", std::move(states)},
               {"total", row.total},
               {"rates", std::move(rates)},
-              {"lifetimes", std::move(lifetimes)}};
+              {"lifetimes", std::move(lifetimes)},
+              {"closes", closes_json(row.closes)}};
     if (with_key) {
       json key = json::object();
       for (GroupBy by : o.spec.keys) key[std::string(group_by_name(by))] = key_part_json(by, row.key, row.identity);
