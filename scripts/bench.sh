@@ -92,7 +92,8 @@ total_ticks() { awk '/^cpu / { s = 0; for (i = 2; i <= NF; i++) s += $i; print s
 json_num() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -n1 | cut -d: -f2; }
 # BPF run time / runs of programs by name, from bpftool.
 bpf_ns_per_run() {
-  bpftool prog show -j 2>/dev/null | tr '{' '\n' | grep -E "\"name\":\"($1)\"" |
+  # No such program (another build's, say) is "-", not a failure under pipefail.
+  bpftool prog show -j 2>/dev/null | tr '{' '\n' | { grep -E "\"name\":\"($1)\"" || true; } |
     awk '{ t = 0; c = 0
            if (match($0, /"run_time_ns":[0-9]+/)) t = substr($0, RSTART + 14, RLENGTH - 14)
            if (match($0, /"run_cnt":[0-9]+/)) c = substr($0, RSTART + 10, RLENGTH - 10)

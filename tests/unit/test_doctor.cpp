@@ -319,6 +319,22 @@ TEST(DoctorObservation, EphemeralPortsPerDestination) {
   EXPECT_EQ(n, 1);
 }
 
+// A connect() that found no port is the limit already reached, whatever the rate.
+TEST(DoctorObservation, ConnectsThatFoundNoLocalPortAreCriticalAndCited) {
+  HostDir h;
+  h.ipv4("ip_local_port_range", "40000\t40000");
+  DoctorInput in = h.input();
+  const ConnectKey dest{AF_INET, {10, 0, 0, 7}, 5432};
+  in.observation = summarize_observation({}, {{dest, 2}}, 10, {}, 0, {{dest, 1}});
+  auto f = diagnose(in);
+  const Finding* x = find(f, "ephemeral_ports");
+  ASSERT_NE(x, nullptr) << ids(f);
+  EXPECT_EQ(x->severity, Severity::Critical);
+  EXPECT_THAT(x->title, HasSubstr("connect() to 10.0.0.7:5432 fails: no free ephemeral port"));
+  EXPECT_THAT(x->evidence[0], HasSubstr("1 connect() calls to 10.0.0.7:5432 found no free local port"));
+  EXPECT_THAT(x->evidence[0], HasSubstr("no_local_port"));
+}
+
 TEST(DoctorObservation, CloseWaitLeakNamesTheProcessAndSaysNoSysctlFixesIt) {
   HostDir h;
   DoctorInput in = h.input();

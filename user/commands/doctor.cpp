@@ -26,14 +26,18 @@
 namespace tcpfsm {
 namespace {
 
-// Counts outgoing connection attempts per destination.
+// Counts outgoing connection attempts per destination, and those that
+// found no local port.
 class ConnectCounter : public EventSink {
  public:
   void on_event(const Event& e) override {
-    if (e.kind != EventKind::State || e.newstate != TCPFSM_SYN_SENT || e.oldstate == TCPFSM_SYN_SENT) return;
+    if (e.kind != EventKind::State) return;
+    if (e.oldstate == TCPFSM_SYN_SENT && e.newstate == TCPFSM_CLOSE && e.cause == TCPFSM_CAUSE_NO_LOCAL_PORT)
+      ++no_local_port[ConnectKey{e.family, e.daddr, e.dport}];
+    if (e.newstate != TCPFSM_SYN_SENT || e.oldstate == TCPFSM_SYN_SENT) return;
     ++connects[ConnectKey{e.family, e.daddr, e.dport}];
   }
-  std::map<ConnectKey, uint64_t> connects;
+  std::map<ConnectKey, uint64_t> connects, no_local_port;
 };
 
 // The live half: traffic for --observe seconds, then what the kernel holds.
@@ -72,7 +76,8 @@ Status observe(const DoctorOptions& opts, DoctorInput& in) {
   if (!leaks.owner_error.empty()) spdlog::warn("{}", leaks.owner_error);
   auto counters = (*tracer)->counters();
   if (!counters) return counters.error();
-  Observation o = summarize_observation(dump->sockets, counter.connects, seconds, std::move(leaks), lopts.min_age_ns);
+  Observation o = summarize_observation(dump->sockets, counter.connects, seconds, std::move(leaks), lopts.min_age_ns,
+                                        counter.no_local_port);
   o.events = counters->events;
   o.lost = counters->lost();
   in.observation = std::move(o);

@@ -55,8 +55,9 @@ std::vector<std::string> tw_recycle_mentions(const std::string& etc_root);
 struct DestinationStat {
   std::string addr;
   uint16_t port = 0;
-  uint64_t connects = 0;   // SYN_SENT entered
-  uint64_t time_wait = 0;  // TIME_WAIT sockets to it at the end
+  uint64_t connects = 0;       // SYN_SENT entered
+  uint64_t time_wait = 0;      // TIME_WAIT sockets to it at the end
+  uint64_t no_local_port = 0;  // connects that found no free local port (close cause no_local_port)
 };
 
 struct ListenerStat {
@@ -92,8 +93,11 @@ struct ConnectKey {
   auto operator<=>(const ConnectKey&) const = default;
 };
 
+// no_local_port: per destination, the connects that failed for want of a
+// local port (SYN_SENT -> CLOSE, cause no_local_port).
 Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
-                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns);
+                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns,
+                                  const std::map<ConnectKey, uint64_t>& no_local_port = {});
 
 enum class Severity { Ok = 0, Info = 1, Warning = 2, Critical = 3 };
 std::string_view severity_name(Severity s);

@@ -55,7 +55,8 @@ const BoundListener* listener_of(const SocketRecord& r, const ListenersByPort& l
 }  // namespace
 
 Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
-                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns) {
+                                  double seconds, LeakReport leaks, uint64_t leak_min_age_ns,
+                                  const std::map<ConnectKey, uint64_t>& no_local_port) {
   Observation o;
   o.seconds = seconds;
   o.leaks = std::move(leaks);
@@ -80,6 +81,12 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
     d.port = k.dport;
     d.connects = n;
   }
+  for (const auto& [k, n] : no_local_port) {
+    auto& d = dests[k];
+    d.addr = format_addr(k.family, k.daddr);
+    d.port = k.dport;
+    d.no_local_port = n;
+  }
   for (const auto& r : dump) {
     if (r.state < TCPFSM_STATE_MAX) ++o.states[r.state];
     if (r.timewait && r.state == TCPFSM_TIME_WAIT) {
@@ -102,6 +109,7 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
   }
   for (auto& [k, d] : dests) o.destinations.push_back(d);
   std::stable_sort(o.destinations.begin(), o.destinations.end(), [](const auto& a, const auto& b) {
+    if ((a.no_local_port > 0) != (b.no_local_port > 0)) return a.no_local_port > 0;  // failing now: first
     return std::max(a.connects, a.time_wait) > std::max(b.connects, b.time_wait);
   });
   if (o.destinations.size() > 20) o.destinations.resize(20);

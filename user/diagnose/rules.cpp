@@ -160,13 +160,21 @@ void check_ephemeral_ports(const DoctorInput& in, std::vector<Finding>& out) {
     const double rate = static_cast<double>(d.connects) / obs->seconds;
     const bool rate_high = rate >= 0.5 * max_rate;
     const bool tw_high = static_cast<double>(d.time_wait) >= 0.5 * static_cast<double>(ports);
-    if (!rate_high && !tw_high) continue;
+    if (!rate_high && !tw_high && !d.no_local_port) continue;
     Finding f;
     f.id = "ephemeral_ports";
-    f.severity = rate >= 0.8 * max_rate || static_cast<double>(d.time_wait) >= 0.8 * static_cast<double>(ports)
+    f.severity = d.no_local_port || rate >= 0.8 * max_rate ||
+                         static_cast<double>(d.time_wait) >= 0.8 * static_cast<double>(ports)
                      ? Severity::Critical
                      : Severity::Warning;
-    f.title = fmt::format("new connections to {}:{} approach the ephemeral port limit", d.addr, d.port);
+    f.title = d.no_local_port
+                  ? fmt::format("connect() to {}:{} fails: no free ephemeral port", d.addr, d.port)
+                  : fmt::format("new connections to {}:{} approach the ephemeral port limit", d.addr, d.port);
+    if (d.no_local_port)
+      f.evidence.push_back(
+          fmt::format("{} connect() calls to {}:{} found no free local port during the watch (EADDRNOTAVAIL: traced "
+                      "SYN_SENT -> CLOSE with cause no_local_port, no SYN sent)",
+                      d.no_local_port, d.addr, d.port));
     f.evidence.push_back(
         fmt::format("{} connections to {}:{} in {:.1f} s = {:.0f}/s (traced); {} of its local ports "
                     "in TIME_WAIT now",
