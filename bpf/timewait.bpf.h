@@ -247,6 +247,7 @@ static __always_inline void emit_tw(struct inet_timewait_sock *tw, __u8 kind)
 	e->newstate = substate;
 	e->kind = kind;
 	e->flags = 0;
+	e->cause = 0; /* only records into CLOSE have one */
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));

@@ -197,6 +197,7 @@ TEST_P(Stats, AfterABurstOfTenThousandConnectionsEveryGaugeEqualsSs) {
   EXPECT_EQ(c.ringbuf_drops, 0u);
   EXPECT_EQ(c.lost_recursion(), 0u);
   EXPECT_EQ(c.fw2_untracked, 0u);
+  EXPECT_EQ(c.malformed, 0u);  // every record decoded
 }
 
 TEST_P(Stats, TimeWaitLeftToExpireLastsSixtyToSixtyThreeSeconds) {
@@ -504,6 +505,9 @@ TEST_P(Stats, ADeadPathEndsInTimeoutsEachNamedForWhatTimedOut) {
   for (const auto& row : closes)
     for (uint64_t n : row) all += n;
   EXPECT_EQ(all, 5u);  // nothing else closed here
+  // The connect outcomes stats shows: 5 attempted, 2 established, 3 failed.
+  EXPECT_EQ(live.table().transitions(TCPFSM_CLOSE, TCPFSM_SYN_SENT), 5u);
+  EXPECT_EQ(live.table().transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED), 2u);
   // The SYNs retransmitted are the kernel's count, exactly. tcp_syn_retries
   // 1 bounds the time (3 s from the first SYN: 1 s, then 2 s of backoff),
   // not the number: measured here, the check at 3 s falls a tick short and

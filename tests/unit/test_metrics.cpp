@@ -97,6 +97,8 @@ TEST(Metrics, ClosesByStateAndCauseAndRetransmitsByState) {
   EXPECT_THAT(text, HasSubstr("tcpfsm_closes_total{from=\"established\",cause=\"rst_sent:abort_on_close\"} 1\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("cause=\"fin\"")));  // only what happened
   EXPECT_THAT(text, HasSubstr("tcpfsm_retransmits_total{state=\"syn_sent\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_connects_total{result=\"established\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_connects_total{result=\"refused\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_retransmits_total{state=\"established\"} 0\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_retransmits_total{state=\"time_wait\"}")));
 }

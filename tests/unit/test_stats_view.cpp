@@ -192,12 +192,31 @@ TEST(StatsViewTest, JsonHasDocumentedKeysAndValues) {
   json j = v.json(t, context());
 
   EXPECT_EQ(j.at("type"), "stats");
-  EXPECT_EQ(keys(j),
-            (std::set<std::string>{
-                "type",      "states", "states_by_family", "transitions",       "closes",         "retransmits",
-                "lifetimes", "rates",  "preexisting",      "timewait_ends",     "events",         "lost",
-                "counters",  "drift",  "drift_total",      "reconciliations",   "resyncs",        "tracked",
-                "seeded",    "stuck",  "stuck_error",      "stuck_owner_error", "stuck_failures", "counted_in"}));
+  EXPECT_EQ(keys(j), (std::set<std::string>{"type",
+                                            "states",
+                                            "states_by_family",
+                                            "transitions",
+                                            "closes",
+                                            "connects",
+                                            "retransmits",
+                                            "lifetimes",
+                                            "rates",
+                                            "preexisting",
+                                            "timewait_ends",
+                                            "events",
+                                            "lost",
+                                            "counters",
+                                            "drift",
+                                            "drift_total",
+                                            "reconciliations",
+                                            "resyncs",
+                                            "tracked",
+                                            "seeded",
+                                            "stuck",
+                                            "stuck_error",
+                                            "stuck_owner_error",
+                                            "stuck_failures",
+                                            "counted_in"}));
   EXPECT_TRUE(j.at("stuck").is_null());  // no leak pass (replay, or none finished yet)
   EXPECT_TRUE(j.at("stuck_error").is_null());
   EXPECT_TRUE(j.at("stuck_owner_error").is_null());
@@ -548,10 +567,13 @@ TEST(StatsViewTest, ClosedByBlockAndJsonCountEachCause) {
                               "  ESTABLISHED         5  rst_sent:abort_on_close 3, rst_received 2\n"
                               "  LAST_ACK            4  fin 4\n"));
   EXPECT_THAT(text, HasSubstr("retransmitted segments: SYN_SENT 2, ESTABLISHED 7\n"));
+  EXPECT_THAT(text, HasSubstr("connects: 0 attempted, 0 established, 1 failed (refused 1), 2 SYNs retransmitted\n"));
   const json j = v.json(t, c);
   EXPECT_EQ(j.at("closes"), json::parse(R"({"SYN_SENT": {"refused": 1},
       "ESTABLISHED": {"rst_sent:abort_on_close": 3, "rst_received": 2}, "LAST_ACK": {"fin": 4}})"));
   EXPECT_EQ(j.at("retransmits").at("ESTABLISHED"), 7);
+  EXPECT_EQ(j.at("connects"), json::parse(R"({"attempted": 0, "established": 0, "failed": {"refused": 1},
+      "syn_retransmits": 2})"));
   EXPECT_EQ(j.at("retransmits").at("LISTEN"), 0);
   EXPECT_TRUE(StatsView().json(t, StatsContext{}).at("retransmits").is_null());  // a replay has none
 }

@@ -82,6 +82,15 @@ void closes(std::string& out, const MetricsSnapshot& s) {
       }
     }
   }
+  header(out, "tcpfsm_connects_total", "counter",
+         "Outgoing connects that ended their SYN_SENT: established, or failed by cause (refused, syn_timeout, "
+         "no_local_port, ...). Their time in SYN_SENT is tcpfsm_state_duration_seconds{state=\"syn_sent\"}.");
+  fmt::format_to(it, "tcpfsm_connects_total{{result=\"established\"}} {}\n",
+                 s.transitions[TCPFSM_SYN_SENT][TCPFSM_ESTABLISHED]);
+  for (uint8_t cause = 0; cause < kCauseCount; ++cause) {
+    if (uint64_t n = s.closes[TCPFSM_SYN_SENT][cause])
+      fmt::format_to(it, "tcpfsm_connects_total{{result=\"{}\"}} {}\n", cause_name(cause), n);
+  }
   if (!s.retransmits) return;
   header(out, "tcpfsm_retransmits_total", "counter",
          "TCP segments retransmitted, by the state of the socket that sent them (a listener's SYN-ACKs: syn_recv).");

@@ -89,6 +89,35 @@ void closes_lines(std::string& out, const TcpTables& t, const StatsContext& c) {
   }
 }
 
+// Outgoing connects, host-wide: CLOSE -> SYN_SENT attempts, SYN_SENT ->
+// ESTABLISHED successes, SYN_SENT -> CLOSE failures by cause.
+void connect_lines(std::string& out, const TcpTables& t, const StatsContext& c) {
+  const uint64_t attempted = t.transitions(TCPFSM_CLOSE, TCPFSM_SYN_SENT);
+  const uint64_t established = t.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED);
+  const auto failed = causes_of(t.closes(), TCPFSM_SYN_SENT);
+  if (!attempted && !established && failed.empty()) return;
+  uint64_t nfailed = 0;
+  std::string list;
+  for (const auto& [cause, n] : failed) {
+    nfailed += n;
+    fmt::format_to(std::back_inserter(list), "{}{} {}", list.empty() ? "" : ", ", cause_name(cause), n);
+  }
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "connects: {} attempted, {} established, {} failed{}", attempted, established, nfailed,
+                 list.empty() ? "" : " (" + list + ")");
+  if (c.retransmits) fmt::format_to(it, ", {} SYNs retransmitted", (*c.retransmits)[TCPFSM_SYN_SENT]);
+  out += '\n';
+}
+
+nlohmann::json connects_json(const TcpTables& t, const StatsContext& c) {
+  nlohmann::json failed = nlohmann::json::object();
+  for (const auto& [cause, n] : causes_of(t.closes(), TCPFSM_SYN_SENT)) failed[std::string(cause_name(cause))] = n;
+  return {{"attempted", t.transitions(TCPFSM_CLOSE, TCPFSM_SYN_SENT)},
+          {"established", t.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED)},
+          {"failed", std::move(failed)},
+          {"syn_retransmits", c.retransmits ? nlohmann::json((*c.retransmits)[TCPFSM_SYN_SENT]) : nullptr}};
+}
+
 nlohmann::json closes_json(const TcpTables& t) {
   nlohmann::json out = nlohmann::json::object();
   for (uint8_t s : kShown) {
@@ -195,6 +224,7 @@ std::string StatsView::text(const TcpTables& t, const StatsContext& c) {
   }
   timewait_lines(out, t);
   closes_lines(out, t, c);
+  connect_lines(out, t, c);
   if (hist_state_) {
     const LifetimeHistogram& h = t.lifetime(hist_state_);
     out += log2_hist_text(fmt::format("{} lifetimes, {} sockets (every socket that left it while traced)",
@@ -250,6 +280,7 @@ nlohmann::json StatsView::json(const TcpTables& t, const StatsContext& c) {
        {{std::string(family_name(AF_INET)), std::move(v4)}, {std::string(family_name(AF_INET6)), std::move(v6)}}},
       {"transitions", std::move(transitions)},
       {"closes", closes_json(t)},
+      {"connects", connects_json(t, c)},
       {"retransmits", retransmits_json(c)},
       {"lifetimes", std::move(lifetimes)},
       {"rates", std::move(rates)},
