@@ -19,6 +19,14 @@ std::optional<bpf_prog_info> prog_info(const bpf_program* p) {
   return info;
 }
 
+// Every CPU's tcpfsm_cpu_counters (a per-CPU array of one entry).
+Result<std::vector<tcpfsm_cpu_counters>> per_cpu_counters(int map_fd, int ncpu, const char* what) {
+  std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(ncpu));
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(map_fd, &zero, per_cpu.data()) != 0) return bpf_error(what, errno);
+  return per_cpu;
+}
+
 }  // namespace
 
 Result<KernelAggregates> Tracer::aggregates() const {
@@ -69,11 +77,10 @@ Result<RunCounters> Tracer::counters() const {
   RunCounters c;
   c.events = impl_->events;
   c.malformed = impl_->malformed;
-  std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(impl_->ncpu));
-  const __u32 zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.cpu_counters), &zero, per_cpu.data()) != 0)
-    return bpf_error("cannot read the kernel's loss counters", errno);
-  for (const auto& pc : per_cpu) {
+  auto per_cpu = per_cpu_counters(bpf_map__fd(impl_->skel->maps.cpu_counters), impl_->ncpu,
+                                  "cannot read the kernel's loss counters");
+  if (!per_cpu) return per_cpu.error();
+  for (const auto& pc : *per_cpu) {
     c.ringbuf_drops += pc.ringbuf_drops;
     c.rescued += pc.rescued;
     c.fw2_untracked += pc.fw2_untracked;
@@ -89,12 +96,11 @@ Result<RunCounters> Tracer::counters() const {
 }
 
 Result<PerStateCounts> Tracer::retransmits() const {
-  std::vector<tcpfsm_cpu_counters> per_cpu(static_cast<size_t>(impl_->ncpu));
-  const __u32 zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.cpu_counters), &zero, per_cpu.data()) != 0)
-    return bpf_error("cannot read the kernel's retransmission counts", errno);
+  auto per_cpu = per_cpu_counters(bpf_map__fd(impl_->skel->maps.cpu_counters), impl_->ncpu,
+                                  "cannot read the kernel's retransmission counts");
+  if (!per_cpu) return per_cpu.error();
   PerStateCounts out{};
-  for (const auto& pc : per_cpu)
+  for (const auto& pc : *per_cpu)
     for (size_t s = 0; s < out.size(); ++s) out[s] += pc.retransmits[s];
   return out;
 }
