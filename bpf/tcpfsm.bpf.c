@@ -118,9 +118,24 @@ static __always_inline void count_retransmit(const struct sock *sk, __u32 state)
 		__sync_fetch_and_add(&cc->retransmits[state], 1);
 }
 
+/* The tracepoint's event struct as it is where the tracepoint carries the
+ * attempt's result (Linux 6.17 on); on older kernels the struct is absent
+ * and the field test below is false. */
+struct trace_event_raw_tcp_retransmit_skb___err {
+	int err;
+} __attribute__((preserve_access_index));
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_retransmit, const struct sock *sk)
 {
+	/* Since 6.17 the tracepoint also fires for attempts that sent nothing
+	 * (err: -EBUSY with the original still in a host queue, -EAGAIN,
+	 * -ENOMEM, -EHOSTUNREACH); older kernels fire only on success. Count
+	 * what went out (the kernel's TcpRetransSegs and TCPSynRetrans also
+	 * count the few a device then refused: TCPRetransFail). */
+	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb___err, err) &&
+	    (int)ctx[2] != 0)
+		return 0;
 	if (sk)
 		count_retransmit(sk, sk->__sk_common.skc_state);
 	return 0;

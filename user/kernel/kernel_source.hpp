@@ -27,7 +27,8 @@ using PerStateCounts = std::array<uint64_t, TCPFSM_STATE_MAX>;
 struct ProgStats {
   std::string name;
   uint64_t run_ns = 0;
-  uint64_t runs = 0;
+  uint64_t runs = 0;              // run_ns and runs count only while BPF stats are on
+  uint64_t recursion_misses = 0;  // runs the kernel skipped, nested on a CPU (always counted)
 };
 
 class KernelSource {

@@ -109,7 +109,8 @@ std::vector<ProgStats> Tracer::prog_stats() const {
   std::vector<ProgStats> out;
   bpf_program* p = nullptr;
   while ((p = bpf_object__next_program(impl_->skel->obj, p))) {
-    if (const auto info = prog_info(p)) out.push_back({bpf_program__name(p), info->run_time_ns, info->run_cnt});
+    if (const auto info = prog_info(p))
+      out.push_back({bpf_program__name(p), info->run_time_ns, info->run_cnt, info->recursion_misses});
   }
   return out;
 }
