@@ -235,6 +235,20 @@ static __always_inline void emit_state(const struct sock *sk, __u16 family, __u3
 				      &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_probe_read_kernel(e->daddr, sizeof(e->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
+	if (newstate == TCP_CLOSE) {
+		/* The totals `life` prints; still in tcp_sock when it closes. */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+		e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+		e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	} else {
+		e->bytes_acked = 0;
+		e->bytes_received = 0;
+		e->total_retrans = 0;
+		e->srtt_us = 0;
+	}
 	record_submit(e);
 }
 

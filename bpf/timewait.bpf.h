@@ -252,6 +252,10 @@ static __always_inline void emit_tw(struct inet_timewait_sock *tw, __u8 kind)
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	e->bytes_acked = 0;
+	e->bytes_received = 0;
+	e->total_retrans = 0;
+	e->srtt_us = 0;
 	if (family == AF_INET) {
 		*(__u32 *)e->saddr = BPF_CORE_READ(tw, __tw_common.skc_rcv_saddr);
 		*(__u32 *)e->daddr = BPF_CORE_READ(tw, __tw_common.skc_daddr);

@@ -27,6 +27,9 @@ tcpfsm::Result<int> run(const tcpfsm::CommandLine& cl) {
     case Command::Trace:
       status = tcpfsm::run_trace(cl.trace);
       break;
+    case Command::Life:
+      status = tcpfsm::run_life(cl.life);
+      break;
     case Command::Stats:
       status = tcpfsm::run_stats(cl.stats);
       break;

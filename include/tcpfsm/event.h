@@ -130,6 +130,14 @@ struct tcpfsm_event {
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes; network byte order */
 	__u8 daddr[16];
 	char comm[16]; /* owner comm, NUL-terminated; empty if unknown */
+	/* A state record into CLOSE (kind STATE, newstate CLOSE): the
+	 * connection's totals as the socket ends, read from tcp_sock as
+	 * tcplife reads them on the same tracepoint. Zero in every other
+	 * record. */
+	__u64 bytes_acked; /* sent and acknowledged by the peer */
+	__u64 bytes_received; /* received in order */
+	__u32 total_retrans; /* segments retransmitted over the connection's life */
+	__u32 srtt_us; /* smoothed round-trip time, microseconds (srtt_us >> 3) */
 };
 
 /* Per-CPU counters, summed by userspace. Every loss has a number. */
@@ -143,7 +151,7 @@ struct tcpfsm_cpu_counters {
 	__u64 retransmits[TCPFSM_STATE_MAX];
 };
 
-#define TCPFSM_EVENT_SIZE 104
+#define TCPFSM_EVENT_SIZE 128
 
 /* The ring buffer's size unless the user sets --ringbuf-size: a power of
  * two, about 80k records. */
@@ -274,6 +282,8 @@ static_assert(offsetof(tcpfsm_event, cause) == 49);
 static_assert(offsetof(tcpfsm_event, saddr) == 56);
 static_assert(offsetof(tcpfsm_event, daddr) == 72);
 static_assert(offsetof(tcpfsm_event, comm) == 88);
+static_assert(offsetof(tcpfsm_event, bytes_acked) == 104);
+static_assert(offsetof(tcpfsm_event, srtt_us) == 124);
 static_assert(sizeof(tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE);
 static_assert(offsetof(tcpfsm_sk_info, ts_ns) == 8);
 static_assert(offsetof(tcpfsm_sk_info, state) == 21);
@@ -288,6 +298,8 @@ _Static_assert(__builtin_offsetof(struct tcpfsm_event, flags) == 48, "event layo
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, cause) == 49, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, saddr) == 56, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, daddr) == 72, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, bytes_acked) == 104, "event layout");
+_Static_assert(__builtin_offsetof(struct tcpfsm_event, srtt_us) == 124, "event layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_event, comm) == 88, "event layout");
 _Static_assert(sizeof(struct tcpfsm_sk_info) == TCPFSM_SK_INFO_SIZE, "sk_info layout");
 _Static_assert(__builtin_offsetof(struct tcpfsm_sk_info, ts_ns) == 8, "sk_info layout");

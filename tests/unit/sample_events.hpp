@@ -53,6 +53,7 @@ inline Event sample_v6() {
   e.cause = TCPFSM_CAUSE_RST_RECEIVED;
   e.owner = Owner::Listener;
   e.rescued = true;
+  e.totals = {123456, 7890, 3, 150};
   e.saddr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   e.daddr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
   set_comm(e, "nginx");

@@ -38,6 +38,7 @@ void expect_same(const Event& a, const Event& b) {
   EXPECT_EQ(a.saddr, b.saddr);
   EXPECT_EQ(a.daddr, b.daddr);
   EXPECT_EQ(a.comm, b.comm);
+  EXPECT_EQ(a.totals, b.totals);
 }
 
 TEST(Decode, RoundTripIpv4) {
@@ -129,6 +130,23 @@ TEST(Decode, CauseOnlyIntoCloseAndInRange) {
   raw = encode_event(sample_v4());  // SYN_SENT -> ESTABLISHED: no cause
   raw.cause = TCPFSM_CAUSE_FIN;
   EXPECT_FALSE(decode_event(bytes_of(raw)).ok());
+}
+
+// The connection's totals ride only on a record into CLOSE.
+TEST(Decode, TotalsOnlyIntoClose) {
+  tcpfsm_event raw = encode_event(sample_v6());  // FIN_WAIT1 -> CLOSE
+  EXPECT_EQ(raw.bytes_acked, 123456u);
+  EXPECT_EQ(raw.srtt_us, 150u);
+  ASSERT_TRUE(decode_event(bytes_of(raw)).ok());
+  raw = encode_event(sample_v4());  // SYN_SENT -> ESTABLISHED
+  for (auto set : {+[](tcpfsm_event& r) { r.bytes_acked = 1; }, +[](tcpfsm_event& r) { r.bytes_received = 1; },
+                   +[](tcpfsm_event& r) { r.total_retrans = 1; }, +[](tcpfsm_event& r) { r.srtt_us = 1; }}) {
+    tcpfsm_event bad = raw;
+    set(bad);
+    auto e = decode_event(bytes_of(bad));
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("totals"), std::string::npos) << e.error().message;
+  }
 }
 
 TEST(Decode, EveryCauseHasOneNameThatParsesBack) {

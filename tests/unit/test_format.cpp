@@ -192,8 +192,12 @@ TEST(JsonFormatter, Ipv6Rescued) {
   auto [raw, j] = to_json(e, -static_cast<int64_t>(e.ts_ns));  // realtime 0
   std::set<std::string> want = kBaseKeys;
   want.insert("rescued");
-  want.insert("cause");
+  for (const char* k : {"cause", "bytes_acked", "bytes_received", "total_retrans", "srtt_us"}) want.insert(k);
   EXPECT_EQ(keys(j), want);
+  EXPECT_EQ(j["bytes_acked"], 123456);
+  EXPECT_EQ(j["bytes_received"], 7890);
+  EXPECT_EQ(j["total_retrans"], 3);
+  EXPECT_EQ(j["srtt_us"], 150);
   EXPECT_EQ(j["ts"], "1970-01-01T00:00:00.000000000Z");
   EXPECT_EQ(j["sk"], "ffff888012345678");
   EXPECT_EQ(j["cookie"], 99);

@@ -174,6 +174,11 @@ void StateTable::apply_timewait(const Event& e) {
 void StateTable::end_timewait(Map::iterator it, TimewaitEnd how, uint64_t at_ns) {
   const Tracked& t = it->second;
   ++tw_ends_[static_cast<int>(how)];
+  if (tw_observer_) {
+    std::optional<uint64_t> d;
+    if (t.entry_known && at_ns >= t.entered_ns) d = at_ns - t.entered_ns;
+    tw_observer_->timewait_ended(it->first, how, t.state, d, at_ns);
+  }
   if (t.entry_known && at_ns >= t.entered_ns) {
     uint64_t d = at_ns - t.entered_ns;  // time in the substate it ended in
     if (t.state == TCPFSM_TIME_WAIT) {

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -22,6 +23,16 @@
 #include "model/socket_record.hpp"
 
 namespace tcpfsm {
+
+// Told of every timewait socket's end (`life` follows the connections it
+// printed into TIME_WAIT): key is the replaced full socket's cookie;
+// ns_in_substate is how long it sat in `substate`, when its start was seen.
+class TimewaitObserver {
+ public:
+  virtual ~TimewaitObserver() = default;
+  virtual void timewait_ended(uint64_t key, TimewaitEnd how, uint8_t substate, std::optional<uint64_t> ns_in_substate,
+                              uint64_t at_ns) = 0;
+};
 
 class StateTable : public TcpTables {
  public:
@@ -39,6 +50,7 @@ class StateTable : public TcpTables {
   void apply(const Event& e);
   // Per-group accounting of what this table sees (`--by`); null: none.
   void set_groups(GroupAccounting* groups) { groups_ = groups; }
+  void set_timewait_observer(TimewaitObserver* o) { tw_observer_ = o; }
   // Ends timewait sockets whose timers were cancelled before now - grace.
   // Live, `now` is when the last poll began: every record stamped before
   // it has been applied, so a follow-up that was due has arrived.
@@ -105,6 +117,7 @@ class StateTable : public TcpTables {
 
   bool timewait_needs_tracked_socket_;
   GroupAccounting* groups_ = nullptr;
+  TimewaitObserver* tw_observer_ = nullptr;
   Map socks_;  // full and request sockets, by cookie
   Map tws_;    // timewait sockets, by cookie (the replaced socket's)
   // Timewait sockets with a pending cancel: settle() looks only at these.

@@ -18,11 +18,13 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug output, including libbpf's log");
   flags::TraceFlags trace;
+  flags::LifeFlags life;
   flags::StatsFlags stats;
   flags::LeaksFlags leaks;
   flags::ServeFlags serve;
   flags::DoctorFlags doctor;
   CLI::App* tcmd = trace.add(app);
+  CLI::App* fcmd = life.add(app);
   stats.add(app);
   CLI::App* lcmd = leaks.add(app);
   CLI::App* vcmd = serve.add(app);
@@ -55,6 +57,9 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   if (tcmd->parsed())
     return take(
         Command::Trace, [&] { return trace.finish(); }, cl.trace);
+  if (fcmd->parsed())
+    return take(
+        Command::Life, [&] { return life.finish(); }, cl.life);
   if (dcmd->parsed())
     return take(
         Command::Doctor, [&] { return doctor.finish(); }, cl.doctor);

@@ -14,6 +14,7 @@
 #include "base/result.hpp"
 #include "model/filter.hpp"
 #include "tcpfsm/event.h"
+#include "views/life_view.hpp"
 #include "views/trace_view.hpp"
 
 namespace tcpfsm {
@@ -24,6 +25,16 @@ struct TraceOptions {
   bool json = false;
   double duration_s = 0;  // 0: until SIGINT/SIGTERM
   size_t ringbuf_bytes = TCPFSM_DEFAULT_RINGBUF_BYTES;
+};
+
+struct LifeOptions {
+  FilterSpec filter;
+  LifeTextOptions text;
+  bool json = false;
+  double duration_s = 0;  // 0: until SIGINT/SIGTERM
+  size_t ringbuf_bytes = TCPFSM_DEFAULT_RINGBUF_BYTES;
+  size_t max_tracked = LifeTracker::kDefaultMaxTracked;  // connections followed at once
+  std::string replay;                                    // a capture of `trace --json` instead of the kernel
 };
 
 struct StatsOptions {
@@ -72,12 +83,13 @@ struct DoctorOptions {
   bool json = false;
 };
 
-enum class Command { Trace, Stats, Leaks, Serve, Doctor };
+enum class Command { Trace, Life, Stats, Leaks, Serve, Doctor };
 
 struct CommandLine {
   Command command = Command::Stats;
   bool verbose = false;
   TraceOptions trace;
+  LifeOptions life;
   StatsOptions stats;
   LeaksOptions leaks;
   ServeOptions serve;

@@ -32,12 +32,12 @@ Status ringbuf(const Text& t, size_t& dst) {
 
 std::string default_ringbuf_text() { return "(default " + std::to_string(TCPFSM_DEFAULT_RINGBUF_BYTES >> 20) + "M)"; }
 
-void FilterFlags::add(CLI::App* cmd, const std::string& group) {
+void FilterFlags::add(CLI::App* cmd, const std::string& group, bool short_pid) {
   auto* v4 = cmd->add_flag("-4,--ipv4", ipv4_, "IPv4 sockets only")->group(group);
   cmd->add_flag("-6,--ipv6", ipv6_, "IPv6 sockets only")->excludes(v4)->group(group);
   add_text(cmd, "-L,--localport", lports_, "Local ports, comma-separated (e.g. 80,443)", "PORTS", group);
   add_text(cmd, "-D,--remoteport", dports_, "Remote ports, comma-separated", "PORTS", group);
-  add_text(cmd, "--pid", pid_, "Sockets owned by this process id", "PID", group);
+  add_text(cmd, short_pid ? "-p,--pid" : "--pid", pid_, "Sockets owned by this process id", "PID", group);
   add_text(cmd, "--comm", comm_, "Sockets owned by a process with this name (exact, as in /proc/PID/comm)", "NAME",
            group);
   add_text(cmd, "--netns", netns_, "Sockets in this network namespace (inode from 'readlink /proc/PID/ns/net')",

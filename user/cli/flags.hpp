@@ -45,7 +45,8 @@ class GroupFlags {
 
 class FilterFlags {
  public:
-  void add(CLI::App* cmd, const std::string& group = "Filters (applied in the kernel)");
+  // short_pid: -p for --pid, as tcplife spells it (`life`).
+  void add(CLI::App* cmd, const std::string& group = "Filters (applied in the kernel)", bool short_pid = false);
   Result<FilterSpec> finish() const;
 
  private:
@@ -62,6 +63,17 @@ class TraceFlags {
   TraceOptions opts_;
   FilterFlags filter_;
   Text duration_, ringbuf_;
+};
+
+class LifeFlags {
+ public:
+  CLI::App* add(CLI::App& app);
+  Result<LifeOptions> finish();
+
+ private:
+  LifeOptions opts_;
+  FilterFlags filter_;
+  Text duration_, ringbuf_, replay_, max_tracked_;
 };
 
 class StatsFlags {

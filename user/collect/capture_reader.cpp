@@ -131,6 +131,15 @@ Event state_record(const json& j) {
       throw BadField{quoted(cap::kCause) + " is set on a record that does not enter CLOSE"};
     e.cause = *cause;
   }
+  const auto total = [&](std::string_view key, auto& dst) {
+    if (!j.contains(key)) return;
+    if (e.newstate != TCPFSM_CLOSE) throw BadField{quoted(key) + " is set on a record that does not enter CLOSE"};
+    dst = number<std::remove_reference_t<decltype(dst)>>(j, key);
+  };
+  total(cap::kBytesAcked, e.totals.bytes_acked);
+  total(cap::kBytesReceived, e.totals.bytes_received);
+  total(cap::kTotalRetrans, e.totals.retransmits);
+  total(cap::kSrttUs, e.totals.srtt_us);
   return e;
 }
 

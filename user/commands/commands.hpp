@@ -7,6 +7,7 @@
 namespace tcpfsm {
 
 Status run_trace(const TraceOptions& opts);
+Status run_life(const LifeOptions& opts);
 Status run_stats(const StatsOptions& opts);
 Status run_leaks(const LeaksOptions& opts);
 Status run_serve(const ServeOptions& opts);

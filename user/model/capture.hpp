@@ -37,6 +37,12 @@ inline constexpr std::string_view kRescued = "rescued";  // written only when tr
 // Written only into CLOSE (a cause name, model/event.cpp); absent in
 // captures from before causes: read as "unknown".
 inline constexpr std::string_view kCause = "cause";
+// Written only into CLOSE, after the cause: the connection's totals
+// (ConnTotals); absent in older captures: read as 0.
+inline constexpr std::string_view kBytesAcked = "bytes_acked";
+inline constexpr std::string_view kBytesReceived = "bytes_received";
+inline constexpr std::string_view kTotalRetrans = "total_retrans";
+inline constexpr std::string_view kSrttUs = "srtt_us";
 // Timewait records
 inline constexpr std::string_view kEvent = "event";
 inline constexpr std::string_view kTw = "tw";
@@ -46,9 +52,10 @@ inline constexpr std::string_view kCounters = "counters";
 inline constexpr std::string_view kLost = "lost";
 
 // Every field the writer puts in each record type, in its order.
-inline constexpr std::array kStateFields = {kType,  kTs,    kMonoNs, kSk,      kCookie, kPid,   kComm,
-                                            kOwner, kNetns, kFamily, kSaddr,   kSport,  kDaddr, kDport,
-                                            kOld,   kNew,   kPrevNs, kRescued, kCause};
+inline constexpr std::array kStateFields = {kType,  kTs,         kMonoNs,        kSk,           kCookie, kPid,
+                                            kComm,  kOwner,      kNetns,         kFamily,       kSaddr,  kSport,
+                                            kDaddr, kDport,      kOld,           kNew,          kPrevNs, kRescued,
+                                            kCause, kBytesAcked, kBytesReceived, kTotalRetrans, kSrttUs};
 inline constexpr std::array kTimewaitFields = {kType,   kTs,    kMonoNs, kEvent, kTw,    kCookie,  kNetns,
                                                kFamily, kSaddr, kSport,  kDaddr, kDport, kSubstate};
 inline constexpr std::array kSummaryFields = {kType, kCounters, kLost};

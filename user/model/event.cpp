@@ -117,6 +117,9 @@ Result<Event> decode_event(std::span<const std::byte> record) {
     if (raw.oldstate != 0 || !valid_state(raw.newstate) || raw.flags != 0 || raw.pid != 0 || raw.cause != 0)
       return Error::runtime("malformed timewait record");
   }
+  const bool has_totals = raw.bytes_acked || raw.bytes_received || raw.total_retrans || raw.srtt_us;
+  if (has_totals && (raw.kind != TCPFSM_EV_STATE || raw.newstate != TCPFSM_CLOSE))
+    return Error::runtime("malformed record: connection totals outside a transition into CLOSE");
 
   Event e;
   e.kind = static_cast<EventKind>(raw.kind);
@@ -138,6 +141,7 @@ Result<Event> decode_event(std::span<const std::byte> record) {
   std::memcpy(e.daddr.data(), raw.daddr, sizeof(raw.daddr));
   std::memcpy(e.comm.data(), raw.comm, sizeof(raw.comm));
   e.comm.back() = '\0';
+  e.totals = {raw.bytes_acked, raw.bytes_received, raw.total_retrans, raw.srtt_us};
   return e;
 }
 
@@ -161,6 +165,10 @@ tcpfsm_event encode_event(const Event& e) {
   std::memcpy(raw.saddr, e.saddr.data(), sizeof(raw.saddr));
   std::memcpy(raw.daddr, e.daddr.data(), sizeof(raw.daddr));
   std::memcpy(raw.comm, e.comm.data(), sizeof(raw.comm));
+  raw.bytes_acked = e.totals.bytes_acked;
+  raw.bytes_received = e.totals.bytes_received;
+  raw.total_retrans = e.totals.retransmits;
+  raw.srtt_us = e.totals.srtt_us;
   return raw;
 }
 

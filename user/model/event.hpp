@@ -58,6 +58,15 @@ std::optional<uint8_t> parse_cause(std::string_view name);
 // For the timewait kinds: skaddr is the inet_timewait_sock, cookie that of
 // the full socket it replaced, newstate its substate (TIME_WAIT or
 // FIN_WAIT2), oldstate 0, and there is no owner.
+// A connection's totals as its socket entered CLOSE (tcpfsm_event's tail).
+struct ConnTotals {
+  uint64_t bytes_acked = 0;     // sent and acknowledged
+  uint64_t bytes_received = 0;  // received in order
+  uint32_t retransmits = 0;     // segments retransmitted over its life
+  uint32_t srtt_us = 0;         // smoothed round-trip time
+  bool operator==(const ConnTotals&) const = default;
+};
+
 struct Event {
   EventKind kind = EventKind::State;
   uint64_t ts_ns = 0;  // CLOCK_MONOTONIC
@@ -77,6 +86,7 @@ struct Event {
   std::array<uint8_t, 16> saddr{};
   std::array<uint8_t, 16> daddr{};
   std::array<char, 16> comm{};  // always NUL-terminated
+  ConnTotals totals;            // newstate CLOSE only; zero otherwise
 
   std::string_view comm_view() const;
   bool is_timewait() const { return kind != EventKind::State; }

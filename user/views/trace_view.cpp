@@ -79,6 +79,17 @@ void append_json_string(std::string& out, std::string_view s) {
   out.resize(static_cast<size_t>(end - out.data()));
 }
 
+std::array<char, 16> printable_comm(std::string_view raw) {
+  std::array<char, 16> comm{'-'};
+  raw = raw.substr(0, comm.size() - 1);
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    comm[i] = c <= 0x20 || c == 0x7f ? '?' : raw[i];
+  }
+  if (!raw.empty()) comm[raw.size()] = '\0';
+  return comm;
+}
+
 std::string TextFormatter::header() const {
   int aw = opts_.wide ? 39 : 15;
   std::string h;
@@ -101,18 +112,10 @@ void TextFormatter::append(std::string& out, const Event& e) const {
                    (rt % 1'000'000'000) / 1000);
   }
   int aw = opts_.wide ? 39 : 15;
-  // One event, one line: a comm is any 15 bytes (prctl PR_SET_NAME), so
-  // blanks and control characters become '?' as ps shows them.
-  char comm[sizeof(e.comm)] = "-";
-  std::string_view raw = e.comm_view();
-  for (size_t i = 0; i < raw.size(); ++i) {
-    auto c = static_cast<unsigned char>(raw[i]);
-    comm[i] = c <= 0x20 || c == 0x7f ? '?' : raw[i];
-  }
-  if (!raw.empty()) comm[raw.size()] = '\0';
+  const auto comm = printable_comm(e.comm_view());
   fmt::format_to(it, "{:016x} {:<7} {:<16} {:<{}} {:<5} {:<{}} {:<5} {:<11} -> {:<11} ", e.skaddr, e.pid,
-                 std::string_view(comm), format_addr(e.family, e.saddr), aw, e.sport, format_addr(e.family, e.daddr),
-                 aw, e.dport, state_name(e.oldstate), state_name(e.newstate));
+                 std::string_view(comm.data()), format_addr(e.family, e.saddr), aw, e.sport,
+                 format_addr(e.family, e.daddr), aw, e.dport, state_name(e.oldstate), state_name(e.newstate));
   if (!opts_.wide && !opts_.cause) {
     if (e.prev_ns) {
       fmt::format_to(it, "{:.3f}\n", static_cast<double>(*e.prev_ns) / 1e6);
@@ -332,6 +335,14 @@ void JsonFormatter::append(std::string& out, const Event& e) const {
   if (e.newstate == TCPFSM_CLOSE) {
     w.key<cap::kCause>();
     w.quoted(cause_name(e.cause));
+    w.key<cap::kBytesAcked>();
+    w.num(e.totals.bytes_acked);
+    w.key<cap::kBytesReceived>();
+    w.num(e.totals.bytes_received);
+    w.key<cap::kTotalRetrans>();
+    w.num(e.totals.retransmits);
+    w.key<cap::kSrttUs>();
+    w.num(e.totals.srtt_us);
   }
   w.lit("}\n");
   w.append_to(out);

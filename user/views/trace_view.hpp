@@ -3,6 +3,7 @@
 // caller's buffer keeps the hot path free of per-event allocation.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@ void append_rfc3339(std::string& out, int64_t realtime_ns);
 // A JSON string literal, quotes included. Bytes that are not printable ASCII
 // are escaped as \u00XX, so any comm yields valid JSON.
 void append_json_string(std::string& out, std::string_view s);
+
+// A comm for one text line: a comm is any 15 bytes (prctl PR_SET_NAME), so
+// blanks and control characters become '?' as ps shows them; "-" if empty.
+std::array<char, 16> printable_comm(std::string_view comm);
 
 struct TextOptions {
   bool timestamps = false;  // -T: local time column
