@@ -197,7 +197,7 @@ TEST(Life, EachConnectionIsOneLineWithItsBytesPathCauseAndOwnerBesideTcplife) {
   tcplife.stop();
 
   const auto lives = objects(r.out, "life");
-  EXPECT_EQ(lives.size(), 4u) << r.out;  // two connections, two ends each; the listener is none
+  EXPECT_EQ(lives.size(), 4u) << r.out;                         // two connections, two ends each; the listener is none
   const json* ac = find_line(lives, active.client_port, port);  // active close, client end
   const json* as = find_line(lives, port, active.client_port);
   const json* pc = find_line(lives, passive.client_port, port);
@@ -226,8 +226,8 @@ TEST(Life, EachConnectionIsOneLineWithItsBytesPathCauseAndOwnerBesideTcplife) {
   EXPECT_EQ(path_states(*as), (V{"SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK"}));
   EXPECT_EQ(path_states(*pc), (V{"SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK"}));
   EXPECT_EQ(path_states(*ps), (V{"SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2"}));
-  for (auto [line, truth] : {std::pair{ac, active}, std::pair{as, active}, std::pair{pc, passive},
-                             std::pair{ps, passive}}) {
+  for (auto [line, truth] :
+       {std::pair{ac, active}, std::pair{as, active}, std::pair{pc, passive}, std::pair{ps, passive}}) {
     expect_bracketed(*line, truth);
   }
 

@@ -56,15 +56,16 @@ bool fin_close_from(const ConnectionLife& l, uint8_t state) {
 std::optional<uint64_t> ConnectionLife::payload_sent() const {
   if (!start_known) return std::nullopt;  // an active open's SYN may be in bytes_acked
   uint64_t control = passed(*this, TCPFSM_SYN_SENT) && passed(*this, TCPFSM_ESTABLISHED) ? 1 : 0;
-  if (passed(*this, TCPFSM_FIN_WAIT2) || fin_close_from(*this, TCPFSM_CLOSING) || fin_close_from(*this, TCPFSM_LAST_ACK))
+  if (passed(*this, TCPFSM_FIN_WAIT2) || fin_close_from(*this, TCPFSM_CLOSING) ||
+      fin_close_from(*this, TCPFSM_LAST_ACK))
     ++control;
   const uint64_t acked = close.totals.bytes_acked;
   return acked >= control ? acked - control : 0;
 }
 
 std::optional<uint64_t> ConnectionLife::payload_received() const {
-  const bool fin = passed(*this, TCPFSM_CLOSE_WAIT) || passed(*this, TCPFSM_CLOSING) ||
-                   fin_close_from(*this, TCPFSM_FIN_WAIT2);
+  const bool fin =
+      passed(*this, TCPFSM_CLOSE_WAIT) || passed(*this, TCPFSM_CLOSING) || fin_close_from(*this, TCPFSM_FIN_WAIT2);
   const uint64_t got = close.totals.bytes_received;
   return fin && got ? got - 1 : got;
 }

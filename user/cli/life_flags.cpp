@@ -32,8 +32,7 @@ CLI::App* LifeFlags::add(CLI::App& app) {
            "Connections followed at once (default " + std::to_string(LifeTracker::kDefaultMaxTracked) +
                "); those beyond close unprinted, counted as untracked",
            "N", "Run");
-  add_text(cmd, "--replay", replay_, "Read a 'trace --json' capture ('-': stdin) instead of the kernel", "FILE",
-           "Run");
+  add_text(cmd, "--replay", replay_, "Read a 'trace --json' capture ('-': stdin) instead of the kernel", "FILE", "Run");
   filter_.add(cmd, "Filters (applied in the kernel)", true);
   return cmd;
 }

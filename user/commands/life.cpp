@@ -1,9 +1,10 @@
 // `tcpfsm life`: one line per connection as it closes, from the records of
 // the kernel or of a capture, through LifeTracker.
+#include "account/life.hpp"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "account/life.hpp"
 #include "base/output.hpp"
 #include "collect/capture_reader.hpp"
 #include "commands/checks.hpp"
