@@ -8,11 +8,14 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -27,11 +30,23 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+// tcplife attaches a classic tracepoint (tp/sock/inet_sock_set_state),
+// which libbpf finds through tracefs; tcpfsm needs none, and a fresh machine
+// may not have it mounted.
+void mount_tracefs() {
+  constexpr long kTracefsMagic = 0x74726163;
+  struct statfs st {};
+  if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == kTracefsMagic) return;
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    ADD_FAILURE() << "cannot mount tracefs on /sys/kernel/tracing for tcplife: " << std::strerror(errno);
+}
+
 // libbpf-tools' tcplife, line-buffered into a file; stopped with SIGINT,
 // which is when it would print anything still buffered.
 class Tcplife {
  public:
   Tcplife() : path_("/tmp/tcpfsm-tcplife-" + std::to_string(getpid())) {
+    mount_tracefs();
     pid_ = fork();
     if (pid_ == 0) {
       const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
