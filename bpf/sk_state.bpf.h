@@ -73,8 +73,13 @@ static __always_inline void aggregate(const struct sock *sk, __u16 family, int o
 	}
 	if (pass) {
 		a->transitions[o][n]++;
-		if (prev && oldstate != newstate)
+		if (prev && oldstate != newstate) {
 			hist_record(slot, o, prev);
+			/* Connect latency is SYN_SENT's lifetime of the successes
+			 * only: failures (a 1 s SYN timeout) would swamp it. */
+			if (o == TCP_SYN_SENT && n == TCP_ESTABLISHED)
+				hist_record(slot, TCPFSM_HIST_CONNECTED, prev);
+		}
 		if (n == TCP_CLOSE && o != TCP_CLOSE)
 			close_count(a, o, cause);
 	}

@@ -240,6 +240,7 @@ enum tcpfsm_hist_id {
 	TCPFSM_HIST_TW_EXPIRED = TCPFSM_STATE_MAX, /* TIME_WAIT, timer fired */
 	TCPFSM_HIST_TW_KILLED, /* TIME_WAIT, ended early */
 	TCPFSM_HIST_FW2_TW, /* orphaned FIN_WAIT2 held by a timewait socket */
+	TCPFSM_HIST_CONNECTED, /* SYN_SENT of connects that established: connect latency */
 	TCPFSM_HISTS,
 };
 struct tcpfsm_hist {

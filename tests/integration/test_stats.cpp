@@ -380,6 +380,16 @@ TEST_P(Stats, EveryCloseCarriesItsCause) {
   // __tcp_close: unread data (TCPAbortOnClose), SO_LINGER 0 (TCPAbortOnData).
   EXPECT_EQ(closes[TCPFSM_ESTABLISHED][TCPFSM_CAUSE_RST_ABORT_ON_CLOSE], delta("TcpExtTCPAbortOnClose"));
   EXPECT_EQ(closes[TCPFSM_ESTABLISHED][TCPFSM_CAUSE_RST_TCP_STATE], delta("TcpExtTCPAbortOnData"));
+
+  // Connect latency counts the SYN_SENT time of the connects that
+  // established: ten here (five to lis, four to l2, one to l3). tcp_connect()
+  // counts every connect that sent a SYN in ActiveOpens; three were refused,
+  // and the one that found no port sent none.
+  const LifetimeHistogram& latency = live.table().connect_latency();
+  EXPECT_EQ(latency.count(), 10u);
+  EXPECT_EQ(latency.count(), delta("TcpActiveOpens") - closes[TCPFSM_SYN_SENT][TCPFSM_CAUSE_REFUSED]);
+  EXPECT_GT(latency.min(), 0u);
+  EXPECT_LT(latency.max(), 1'000'000'000u) << "a loopback handshake took a second";
 }
 
 bool sh(const std::string& cmd) {

@@ -103,6 +103,17 @@ TEST(Metrics, ClosesByStateAndCauseAndRetransmitsByState) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_retransmits_total{state=\"time_wait\"}")));
 }
 
+TEST(Metrics, ConnectDurationIsAnUnlabelledHistogramOfTheSuccesses) {
+  MetricsSnapshot s;
+  for (uint64_t ns : {50'000ULL, 3'000'000ULL}) s.connect_latency.record(ns);
+  const std::string text = render_metrics(s);
+  expect_well_formed(text);
+  EXPECT_THAT(text, HasSubstr("# TYPE tcpfsm_connect_duration_seconds histogram\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_connect_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_connect_duration_seconds_count 2\n"));
+  EXPECT_THAT(text, HasSubstr("tcpfsm_connect_duration_seconds_sum 0.00305\n"));
+}
+
 TEST(Metrics, HistogramBucketsAreCumulativeAndEndAtTheCount) {
   MetricsSnapshot s;
   for (uint64_t ns : {500ULL, 5'000ULL, 5'000'000ULL, 70'000'000'000'000ULL}) s.durations[TCPFSM_TIME_WAIT].record(ns);

@@ -268,6 +268,30 @@ TEST(StateTableTest, FamiliesCountedSeparately) {
   expect_consistent(t);
 }
 
+// Connect latency holds the SYN_SENT of the connects that established only:
+// a refused connect and a SYN timeout are SYN_SENT lifetimes, not latencies.
+TEST(StateTableTest, ConnectLatencyIsTheSynSentOfSuccessesOnly) {
+  StateTable t;
+  t.apply(st(1, 1 * kSec, CLOSE, SYN_SENT));
+  t.apply(st(1, 1 * kSec + 3 * kMs, SYN_SENT, ESTABLISHED, 3 * kMs));
+  t.apply(st(2, 1 * kSec, CLOSE, SYN_SENT));
+  t.apply(st(2, 1 * kSec + 40 * kUs, SYN_SENT, CLOSE, 40 * kUs));  // refused
+  t.apply(st(3, 1 * kSec, CLOSE, SYN_SENT));
+  t.apply(st(3, 4 * kSec, SYN_SENT, CLOSE, 3 * kSec));  // SYN retries ran out
+  t.apply(st(4, 2 * kSec, CLOSE, SYN_SENT));
+  t.apply(st(4, 2 * kSec + 5 * kMs, SYN_SENT, ESTABLISHED, 5 * kMs));
+  EXPECT_EQ(t.lifetime(SYN_SENT).count(), 4u);
+  const LifetimeHistogram& lat = t.connect_latency();
+  EXPECT_EQ(lat.count(), 2u);
+  EXPECT_EQ(static_cast<uint64_t>(lat.sum_ns()), 8 * kMs);
+  EXPECT_EQ(lat.max(), 5 * kMs);
+  EXPECT_EQ(lat.min(), 3 * kMs);
+  // A connect tcpfsm saw only from SYN_SENT on (no prev_ns) adds nothing.
+  t.apply(st(5, 3 * kSec, SYN_SENT, ESTABLISHED));
+  EXPECT_EQ(t.connect_latency().count(), 2u);
+  expect_consistent(t);
+}
+
 TEST(StateTableTest, SelfTransitionRecordsNoLifetime) {
   StateTable t;
   t.apply(st(2, 1 * kSec, CLOSE, SYN_SENT));

@@ -572,10 +572,39 @@ TEST(StatsViewTest, ClosedByBlockAndJsonCountEachCause) {
   EXPECT_EQ(j.at("closes"), json::parse(R"({"SYN_SENT": {"refused": 1},
       "ESTABLISHED": {"rst_sent:abort_on_close": 3, "rst_received": 2}, "LAST_ACK": {"fin": 4}})"));
   EXPECT_EQ(j.at("retransmits").at("ESTABLISHED"), 7);
-  EXPECT_EQ(j.at("connects"), json::parse(R"({"attempted": 0, "established": 0, "failed": {"refused": 1},
+  json connects = j.at("connects");
+  EXPECT_EQ(connects.at("latency").at("count"), 0);  // nothing established
+  connects.erase("latency");
+  EXPECT_EQ(connects, json::parse(R"({"attempted": 0, "established": 0, "failed": {"refused": 1},
       "syn_retransmits": 2})"));
   EXPECT_EQ(j.at("retransmits").at("LISTEN"), 0);
   EXPECT_TRUE(StatsView().json(t, StatsContext{}).at("retransmits").is_null());  // a replay has none
+}
+
+// The connects line says how long the successes took, from their SYN_SENT
+// alone: the refused connect's 40 us is not a latency.
+TEST(StatsViewTest, ConnectsLineGivesTheLatencyOfTheSuccesses) {
+  StateTable t;
+  uint64_t cookie = 0;
+  for (uint64_t ms : {2, 4, 9}) {
+    t.apply(st(++cookie, kT, TCPFSM_CLOSE, TCPFSM_SYN_SENT));
+    Event e = st(cookie, kT + ms * 1'000'000, TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED);
+    e.prev_ns = ms * 1'000'000;
+    t.apply(e);
+  }
+  t.apply(st(++cookie, kT, TCPFSM_CLOSE, TCPFSM_SYN_SENT));
+  Event refused = st(cookie, kT + 40'000, TCPFSM_SYN_SENT, TCPFSM_CLOSE);
+  refused.prev_ns = 40'000;
+  refused.cause = TCPFSM_CAUSE_REFUSED;
+  t.apply(refused);
+  StatsView v;
+  const std::string text = v.text(t, StatsContext{});
+  EXPECT_THAT(text, HasSubstr("connects: 4 attempted, 3 established, 1 failed (refused 1); established in p50 "));
+  EXPECT_THAT(text, HasSubstr(", max 9.00ms\n")) << text;
+  const json lat = v.json(t, StatsContext{}).at("connects").at("latency");
+  EXPECT_EQ(lat.at("count"), 3);
+  EXPECT_EQ(lat.at("min_ns"), 2'000'000);
+  EXPECT_EQ(lat.at("max_ns"), 9'000'000);
 }
 
 TEST(StatsViewTest, EmptyTableText) {

@@ -54,6 +54,7 @@ class KernelTable : public TcpTables {
   const LifetimeHistogram& lifetime(uint8_t state) const override;
   const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const override;
   const LifetimeHistogram& fin_wait2_timewait_lifetime() const override;
+  const LifetimeHistogram& connect_latency() const override { return now_.hists[TCPFSM_HIST_CONNECTED]; }
   uint64_t timewait_ends(TimewaitEnd how) const override { return now_.tw_ends[static_cast<int>(how)]; }
   std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const override;
 

@@ -66,7 +66,10 @@ void StateTable::apply_state(const Event& e) {
   // The kernel measures time in state per socket, from its own storage: it
   // is right even when an earlier event of this socket was lost. Unknown for
   // sockets it first saw in this state (e.g. found by the start-up dump).
-  if (e.prev_ns && from != to) lifetimes_[from].record(*e.prev_ns);
+  if (e.prev_ns && from != to) {
+    lifetimes_[from].record(*e.prev_ns);
+    if (from == TCPFSM_SYN_SENT && to == TCPFSM_ESTABLISHED) connect_latency_.record(*e.prev_ns);
+  }
   const uint32_t group = groups_ ? groups_->group_of(e) : 0;
   if (groups_ && from != to) {
     groups_->entered(group, to);

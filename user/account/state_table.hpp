@@ -77,6 +77,7 @@ class StateTable : public TcpTables {
     return tw_lifetimes_[static_cast<int>(how)];
   }
   const LifetimeHistogram& fin_wait2_timewait_lifetime() const override { return fw2_tw_lifetime_; }
+  const LifetimeHistogram& connect_latency() const override { return connect_latency_; }
   uint64_t timewait_ends(TimewaitEnd how) const override { return tw_ends_[static_cast<int>(how)]; }
   std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const override;
   // Calls f(group, state) for every socket tracked (set_groups' numbers).
@@ -134,6 +135,7 @@ class StateTable : public TcpTables {
   std::array<LifetimeHistogram, TCPFSM_STATE_MAX> lifetimes_;
   std::array<LifetimeHistogram, 2> tw_lifetimes_;
   LifetimeHistogram fw2_tw_lifetime_;
+  LifetimeHistogram connect_latency_;
   std::array<uint64_t, 2> tw_ends_{};
   uint64_t resyncs_ = 0;
 };

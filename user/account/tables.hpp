@@ -51,6 +51,9 @@ class TcpTables {
   virtual const LifetimeHistogram& timewait_lifetime(TimewaitEnd how) const = 0;
   // Orphaned FIN_WAIT2 held by a timewait socket (tcp_fin_timeout), on its own.
   virtual const LifetimeHistogram& fin_wait2_timewait_lifetime() const = 0;
+  // SYN_SENT of the connects that established (connect latency); lifetime(SYN_SENT)
+  // also holds the failures.
+  virtual const LifetimeHistogram& connect_latency() const = 0;
   virtual uint64_t timewait_ends(TimewaitEnd how) const = 0;
   virtual std::array<Preexisting, TCPFSM_STATE_MAX> preexisting(uint64_t now_ns) const = 0;
   // Records that disagreed with what was tracked (StateTable only).

@@ -100,27 +100,37 @@ void closes(std::string& out, const MetricsSnapshot& s) {
   }
 }
 
+// One histogram's series, in seconds: labels is "" or 'state="x"'.
+void histogram_series(std::string& out, std::string_view name, std::string_view labels, const LifetimeHistogram& h) {
+  auto it = std::back_inserter(out);
+  const std::string_view sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  for (const auto& b : h.log2_buckets()) {
+    cumulative += b.count;
+    if (b.le_ns) {
+      fmt::format_to(it, "{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, static_cast<double>(b.le_ns) / 1e9,
+                     cumulative);
+    } else {
+      fmt::format_to(it, "{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, cumulative);
+    }
+  }
+  const std::string braced = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  fmt::format_to(it, "{}_sum{} {}\n", name, braced, static_cast<double>(h.sum_ns() / 1e9L));
+  fmt::format_to(it, "{}_count{} {}\n", name, braced, h.count());
+}
+
 void durations(std::string& out, const MetricsSnapshot& s) {
   auto it = std::back_inserter(out);
   header(out, "tcpfsm_state_duration_seconds", "histogram",
          "Time sockets spent in a state, recorded when they left it (TIME_WAIT: the timewait socket's life).");
   for (uint8_t st : kNodeStates) {
-    const LifetimeHistogram& h = s.durations[st];
-    const auto label = state_label(st);
-    uint64_t cumulative = 0;
-    for (const auto& b : h.log2_buckets()) {
-      cumulative += b.count;
-      if (b.le_ns) {
-        fmt::format_to(it, "tcpfsm_state_duration_seconds_bucket{{state=\"{}\",le=\"{}\"}} {}\n", label,
-                       static_cast<double>(b.le_ns) / 1e9, cumulative);
-      } else {
-        fmt::format_to(it, "tcpfsm_state_duration_seconds_bucket{{state=\"{}\",le=\"+Inf\"}} {}\n", label, cumulative);
-      }
-    }
-    fmt::format_to(it, "tcpfsm_state_duration_seconds_sum{{state=\"{}\"}} {}\n", label,
-                   static_cast<double>(h.sum_ns() / 1e9L));
-    fmt::format_to(it, "tcpfsm_state_duration_seconds_count{{state=\"{}\"}} {}\n", label, h.count());
+    histogram_series(out, "tcpfsm_state_duration_seconds", fmt::format("state=\"{}\"", state_label(st)),
+                     s.durations[st]);
   }
+  header(out, "tcpfsm_connect_duration_seconds", "histogram",
+         "Time outgoing connects that established spent in SYN_SENT (connect latency; the failures are in "
+         "tcpfsm_state_duration_seconds{state=\"syn_sent\"}).");
+  histogram_series(out, "tcpfsm_connect_duration_seconds", "", s.connect_latency);
   header(out, "tcpfsm_timewait_ends_total", "counter",
          "Timewait sockets that ended: their timer expired, or something killed them early (reuse, RST, netns).");
   fmt::format_to(it, "tcpfsm_timewait_ends_total{{how=\"expired\"}} {}\n", s.timewait_ends[0]);
@@ -253,6 +263,7 @@ void fill_snapshot(MetricsSnapshot& s, const TcpTables& t) {
     s.durations[st] = t.lifetime(st);
     for (uint8_t to = 0; to < TCPFSM_STATE_MAX; ++to) s.transitions[st][to] = t.transitions(st, to);
   }
+  s.connect_latency = t.connect_latency();
   s.closes = t.closes();
   s.timewait_ends = {t.timewait_ends(TimewaitEnd::Expired), t.timewait_ends(TimewaitEnd::Killed)};
   s.tracked = t.tracked();

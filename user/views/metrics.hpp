@@ -48,6 +48,7 @@ struct MetricsSnapshot {
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, 2> sockets{};  // [0: IPv4, 1: IPv6][state]
   std::array<std::array<uint64_t, TCPFSM_STATE_MAX>, TCPFSM_STATE_MAX> transitions{};
   std::array<LifetimeHistogram, TCPFSM_STATE_MAX> durations;
+  LifetimeHistogram connect_latency;                                  // SYN_SENT of the connects that established
   TcpTables::Closes closes{};                                         // [from][cause]
   std::optional<std::array<uint64_t, TCPFSM_STATE_MAX>> retransmits;  // by the sender's state
   std::array<uint64_t, 2> timewait_ends{};                            // [expired, killed]

@@ -90,7 +90,8 @@ void closes_lines(std::string& out, const TcpTables& t, const StatsContext& c) {
 }
 
 // Outgoing connects, host-wide: CLOSE -> SYN_SENT attempts, SYN_SENT ->
-// ESTABLISHED successes, SYN_SENT -> CLOSE failures by cause.
+// ESTABLISHED successes and how long they took, SYN_SENT -> CLOSE failures
+// by cause.
 void connect_lines(std::string& out, const TcpTables& t, const StatsContext& c) {
   const uint64_t attempted = t.transitions(TCPFSM_CLOSE, TCPFSM_SYN_SENT);
   const uint64_t established = t.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED);
@@ -106,6 +107,11 @@ void connect_lines(std::string& out, const TcpTables& t, const StatsContext& c) 
   fmt::format_to(it, "connects: {} attempted, {} established, {} failed{}", attempted, established, nfailed,
                  list.empty() ? "" : " (" + list + ")");
   if (c.retransmits) fmt::format_to(it, ", {} SYNs retransmitted", (*c.retransmits)[TCPFSM_SYN_SENT]);
+  const LifetimeHistogram& lat = t.connect_latency();
+  if (lat.count()) {
+    fmt::format_to(it, "; established in p50 {}, p99 {}, max {}", duration_or_dash(lat, 0.5),
+                   duration_or_dash(lat, 0.99), duration_or_dash(lat, 1));
+  }
   out += '\n';
 }
 
@@ -115,7 +121,8 @@ nlohmann::json connects_json(const TcpTables& t, const StatsContext& c) {
   return {{"attempted", t.transitions(TCPFSM_CLOSE, TCPFSM_SYN_SENT)},
           {"established", t.transitions(TCPFSM_SYN_SENT, TCPFSM_ESTABLISHED)},
           {"failed", std::move(failed)},
-          {"syn_retransmits", c.retransmits ? nlohmann::json((*c.retransmits)[TCPFSM_SYN_SENT]) : nullptr}};
+          {"syn_retransmits", c.retransmits ? nlohmann::json((*c.retransmits)[TCPFSM_SYN_SENT]) : nullptr},
+          {"latency", histogram_json(t.connect_latency())}};
 }
 
 nlohmann::json closes_json(const TcpTables& t) {
