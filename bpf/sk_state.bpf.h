@@ -251,7 +251,13 @@ static __always_inline void emit_state(const struct sock *sk, __u16 family, __u3
 	} else {
 		e->bytes_acked = 0;
 		e->bytes_received = 0;
-		e->total_retrans = 0;
+		/* A connect that established: the SYNs it retransmitted (a
+		 * connect that failed says so in its record into CLOSE), for
+		 * the SYN retransmits per destination. */
+		e->total_retrans =
+			oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED ?
+				BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans) :
+				0;
 		e->srtt_us = 0;
 	}
 	record_submit(e);

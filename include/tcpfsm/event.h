@@ -132,8 +132,9 @@ struct tcpfsm_event {
 	char comm[16]; /* owner comm, NUL-terminated; empty if unknown */
 	/* A state record into CLOSE (kind STATE, newstate CLOSE): the
 	 * connection's totals as the socket ends, read from tcp_sock as
-	 * tcplife reads them on the same tracepoint. Zero in every other
-	 * record. */
+	 * tcplife reads them on the same tracepoint. A record SYN_SENT ->
+	 * ESTABLISHED carries total_retrans alone: the SYNs its connect
+	 * retransmitted. Zero in every other record. */
 	__u64 bytes_acked; /* sent and acknowledged by the peer */
 	__u64 bytes_received; /* received in order */
 	__u32 total_retrans; /* segments retransmitted over the connection's life */

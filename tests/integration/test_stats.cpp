@@ -252,12 +252,12 @@ TEST_P(Stats, DeletingTheNetnsCountsItsTimeWaitSocketsAsKilled) {
 }
 
 // connect() to 127.0.0.1:port; 0 or the errno it failed with.
-int try_connect(Fd& fd, uint16_t port) {
+int try_connect(Fd& fd, uint16_t port, uint32_t addr = INADDR_LOOPBACK) {
   fd = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = htonl(addr);
   return connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 ? 0 : errno;
 }
 
@@ -544,6 +544,93 @@ TEST_P(Stats, ADeadPathEndsInTimeoutsEachNamedForWhatTimedOut) {
   EXPECT_GE(syn_retrans, 3u);
   EXPECT_EQ(after.at("TcpExtTCPKeepAlive") - before.at("TcpExtTCPKeepAlive"), 1u);  // one probe, unanswered
   EXPECT_EQ(after.at("TcpExtTCPAbortOnTimeout") - before.at("TcpExtTCPAbortOnTimeout"), 5u);
+}
+
+// Where connects go and how they went, per destination, as `stats --by
+// raddr` shows them: a live peer (established, with their time in
+// SYN_SENT), a closed port (refused) and a dead path (SYNs retransmitted
+// until syn_timeout), each equal to what this test did; the SYNs
+// retransmitted equal the namespace's TcpExtTCPSynRetrans.
+TEST(Connects, PerDestinationEqualTheTestsTallyAndTheKernelsSynRetransmits) {
+  using nlohmann::json;
+  DeadPath path;
+  ASSERT_TRUE(path.ok());
+  std::ofstream("/proc/sys/net/ipv4/tcp_syn_retries") << "1";  // give up on a SYN after about 3 s
+  Fd far = path.listen_there(7001);
+  Fd lis = listen_loopback(AF_INET);
+  uint16_t closed_port = 0;
+  {
+    Fd gone = listen_loopback(AF_INET);
+    closed_port = local_port(gone.get());
+  }
+  const auto before = nstat_counters();
+  Binary bin({"stats", "--json", "--interval", "0", "--duration", "8", "--netns", std::to_string(self_netns()), "--by",
+              "raddr"});
+  std::this_thread::sleep_for(1s);  // attached
+  const auto started = std::chrono::steady_clock::now();
+
+  std::vector<Fd> held;
+  for (int i = 0; i < 2; ++i) held.push_back(DeadPath::start_connect(7001));
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(connect_loopback(AF_INET, local_port(lis.get())));
+    held.push_back(accept_one(lis.get()));
+  }
+  for (int i = 0; i < 3; ++i) {
+    Fd c;
+    ASSERT_EQ(try_connect(c, closed_port, 0x7f000005), ECONNREFUSED);  // 127.0.0.5
+  }
+  std::this_thread::sleep_for(300ms);
+  for (size_t i = 0; i < 2; ++i) ASSERT_EQ(so_error(held[i].get()), 0);
+  const double connected_within_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  path.cut();
+  std::vector<Fd> syns;
+  for (int i = 0; i < 3; ++i) syns.push_back(DeadPath::start_connect(7001));
+  Outcome r = bin.wait();  // the SYNs time out (about 3 s) before its 8 s are up
+  const auto after = nstat_counters();
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const Fd& c : syns) ASSERT_EQ(so_error(c.get()), ETIMEDOUT);
+
+  const json report = json::parse(lines(r.out).back());
+  std::map<std::string, json> by_dest;
+  for (const auto& row : report.at("group_connects")) by_dest[row.at("key").at("raddr")] = row;
+  ASSERT_EQ(by_dest.size(), 3u) << report.at("group_connects").dump();
+  EXPECT_EQ(report.at("group_connects_others").at("groups"), 0);
+  EXPECT_EQ(report.at("group_connects_others").at("attempted"), 0);
+
+  const json& dead = by_dest["10.77.0.2"];
+  EXPECT_EQ(dead.at("attempted"), 5);
+  EXPECT_EQ(dead.at("established"), 2);
+  EXPECT_EQ(dead.at("failed"), json::parse(R"({"syn_timeout": 3})"));
+  const uint64_t syn_retrans = after.at("TcpExtTCPSynRetrans") - before.at("TcpExtTCPSynRetrans");
+  EXPECT_GE(syn_retrans, 3u);  // at least one per failed connect (tcp_syn_retries 1)
+  EXPECT_EQ(dead.at("syn_retransmits").get<uint64_t>(), syn_retrans);               // nothing else here lost a SYN
+  EXPECT_EQ(report.at("group_connects").at(0).at("key").at("raddr"), "10.77.0.2");  // most attempts first
+
+  const json& up = by_dest["127.0.0.1"];
+  EXPECT_EQ(up.at("attempted"), 4);
+  EXPECT_EQ(up.at("established"), 4);
+  EXPECT_EQ(up.at("failed"), json::object());
+  EXPECT_EQ(up.at("syn_retransmits"), 0);
+  for (const json* d : {&dead, &up}) {
+    const json& lat = d->at("latency");
+    EXPECT_EQ(lat.at("count"), d->at("established"));
+    EXPECT_GT(lat.at("p50_ns").get<uint64_t>(), 0u);
+    EXPECT_LT(lat.at("max_ns").get<double>(), connected_within_s * 1e9);
+  }
+
+  const json& refused = by_dest["127.0.0.5"];
+  EXPECT_EQ(refused.at("attempted"), 3);
+  EXPECT_EQ(refused.at("established"), 0);
+  EXPECT_EQ(refused.at("failed"), json::parse(R"({"refused": 3})"));
+  EXPECT_EQ(refused.at("latency").at("count"), 0);
+
+  // Host-wide, the same summed.
+  const json& all = report.at("connects");
+  EXPECT_EQ(all.at("attempted"), 12);
+  EXPECT_EQ(all.at("established"), 6);
+  EXPECT_EQ(all.at("failed"), json::parse(R"({"refused": 3, "syn_timeout": 3})"));
+  EXPECT_EQ(all.at("syn_retransmits").get<uint64_t>(), syn_retrans);
+  EXPECT_EQ(all.at("latency").at("count"), 6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Stats, ::testing::Values(true, false),

@@ -132,15 +132,26 @@ TEST(Decode, CauseOnlyIntoCloseAndInRange) {
   EXPECT_FALSE(decode_event(bytes_of(raw)).ok());
 }
 
-// The connection's totals ride only on a record into CLOSE.
-TEST(Decode, TotalsOnlyIntoClose) {
+// The connection's totals ride only on a record into CLOSE; a connect that
+// established carries its SYN retransmissions alone.
+TEST(Decode, TotalsOnlyIntoCloseAndSynRetransmitsOnAnEstablishedConnect) {
   tcpfsm_event raw = encode_event(sample_v6());  // FIN_WAIT1 -> CLOSE
   EXPECT_EQ(raw.bytes_acked, 123456u);
   EXPECT_EQ(raw.srtt_us, 150u);
   ASSERT_TRUE(decode_event(bytes_of(raw)).ok());
   raw = encode_event(sample_v4());  // SYN_SENT -> ESTABLISHED
+  raw.total_retrans = 2;
+  auto connected = decode_event(bytes_of(raw));
+  ASSERT_TRUE(connected.ok()) << connected.error().message;
+  EXPECT_TRUE(connected->is_connected());
+  EXPECT_EQ(connected->totals.retransmits, 2u);
   for (auto set : {+[](tcpfsm_event& r) { r.bytes_acked = 1; }, +[](tcpfsm_event& r) { r.bytes_received = 1; },
-                   +[](tcpfsm_event& r) { r.total_retrans = 1; }, +[](tcpfsm_event& r) { r.srtt_us = 1; }}) {
+                   +[](tcpfsm_event& r) { r.srtt_us = 1; },
+                   // Not a connect: ESTABLISHED -> FIN_WAIT1 has no totals at all.
+                   +[](tcpfsm_event& r) {
+                     r.oldstate = TCPFSM_ESTABLISHED;
+                     r.newstate = TCPFSM_FIN_WAIT1;
+                   }}) {
     tcpfsm_event bad = raw;
     set(bad);
     auto e = decode_event(bytes_of(bad));

@@ -164,9 +164,13 @@ TEST(JsonFormatter, TimesAndAddressesMatchTheReferenceFormatters) {
 }
 
 TEST(JsonFormatter, Ipv4) {
-  Event e = sample_v4();
+  Event e = sample_v4();  // SYN_SENT -> ESTABLISHED: with the SYNs its connect retransmitted
+  e.totals.retransmits = 2;
   auto [raw, j] = to_json(e, kNov2023 - static_cast<int64_t>(e.ts_ns));
-  EXPECT_EQ(keys(j), kBaseKeys);
+  std::set<std::string> want = kBaseKeys;
+  want.insert("total_retrans");
+  EXPECT_EQ(keys(j), want);
+  EXPECT_EQ(j["total_retrans"], 2);
   EXPECT_EQ(j["type"], "state");
   EXPECT_EQ(j["ts"], "2023-11-14T22:13:20.123456789Z");
   EXPECT_EQ(j["mono_ns"], 5'000'000'123u);
@@ -224,6 +228,8 @@ TEST(JsonFormatter, UnknownPrevIsNullAndUnownedHasEmptyComm) {
   e.pid = 0;
   e.comm = {};
   e.skaddr = 0xabc;
+  e.oldstate = TCPFSM_ESTABLISHED;
+  e.newstate = TCPFSM_FIN_WAIT1;
   auto [raw, j] = to_json(e, 0);
   EXPECT_EQ(keys(j), kBaseKeys);
   EXPECT_TRUE(j["prev_ns"].is_null());

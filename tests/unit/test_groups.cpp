@@ -294,6 +294,75 @@ TEST(GroupEvents, ClosesPerPeerByStateAndCause) {
   EXPECT_EQ(j.at("others").at("closes"), nlohmann::json::parse(R"({"LAST_ACK": {"fin": 4}})"));
 }
 
+// Where connects went and how: per destination, attempts, successes with
+// their time in SYN_SENT, failures by cause and the SYNs retransmitted (on
+// the record out of SYN_SENT, either way), in the report, its text and JSON.
+TEST(GroupEvents, ConnectsPerDestination) {
+  GroupEvents ge(spec_of("raddr"), 100, nullptr);
+  StateTable t;
+  t.set_groups(&ge);
+  uint64_t cookie = 1;
+  auto connect = [&](uint8_t peer, uint8_t to, uint64_t spent, uint32_t syn_retrans, uint8_t cause = 0) {
+    t.apply(state_event(cookie, peer, TCPFSM_CLOSE, TCPFSM_SYN_SENT, kSec, std::nullopt));
+    Event e = state_event(cookie, peer, TCPFSM_SYN_SENT, to, kSec + spent, spent);
+    e.cause = cause;
+    e.totals.retransmits = syn_retrans;
+    t.apply(e);
+    ++cookie;
+  };
+  connect(1, TCPFSM_ESTABLISHED, 100'000, 0);
+  connect(1, TCPFSM_ESTABLISHED, 200'000, 0);
+  connect(1, TCPFSM_ESTABLISHED, 1'100'000'000, 1);  // its first SYN lost
+  connect(2, TCPFSM_CLOSE, 50'000, 0, TCPFSM_CAUSE_REFUSED);
+  connect(3, TCPFSM_CLOSE, 3 * kSec, 2, TCPFSM_CAUSE_SYN_TIMEOUT);
+  connect(3, TCPFSM_CLOSE, 3 * kSec, 2, TCPFSM_CAUSE_SYN_TIMEOUT);
+  connect(3, TCPFSM_CLOSE, 10'000, 0, TCPFSM_CAUSE_CONNECT_ABORTED);
+  // Not a connect: a listener's child.
+  t.apply(state_event(cookie, 4, TCPFSM_SYN_RECV, TCPFSM_ESTABLISHED, kSec, kMs));
+
+  GroupOptions o;
+  o.spec = spec_of("raddr");
+  o.top = 2;
+  const GroupReport r = build_group_report(o, nullptr, &ge, IdentityTable());
+  ASSERT_EQ(r.connects.size(), 2u);  // the two with most attempts; the third in (others)
+  const ConnectRow& dead = r.connects[0];
+  EXPECT_EQ(dead.key.raddr[3], 3);  // 3 attempts, 3 failures
+  EXPECT_EQ(dead.attempted, 3u);
+  EXPECT_EQ(dead.connects.established, 0u);
+  EXPECT_EQ(dead.failures(), 3u);
+  EXPECT_EQ(dead.connects.syn_retransmits, 4u);
+  EXPECT_EQ(dead.connects.latency.count(), 0u);
+  const ConnectRow& up = r.connects[1];
+  EXPECT_EQ(up.key.raddr[3], 1);
+  EXPECT_EQ(up.attempted, 3u);
+  EXPECT_EQ(up.connects.established, 3u);
+  EXPECT_EQ(up.failures(), 0u);
+  EXPECT_EQ(up.connects.syn_retransmits, 1u);
+  EXPECT_EQ(up.connects.latency.count(), 3u);
+  EXPECT_EQ(up.connects.latency.max(), 1'100'000'000u);
+  EXPECT_EQ(r.connect_other_groups, 1u);
+  EXPECT_EQ(r.connect_others.attempted, 1u);
+  EXPECT_EQ(r.connect_others.failed.by_cause(), (std::vector<std::pair<uint8_t, uint64_t>>{{TCPFSM_CAUSE_REFUSED, 1}}));
+
+  GroupsView v;
+  const std::string text = v.text(r, 1, 0);
+  EXPECT_THAT(text, HasSubstr("connects by raddr: 3 groups connected out"));
+  EXPECT_THAT(text, HasSubstr("ATTEMPTED ESTABLISHED  FAILED SYN_RETRANS"));
+  EXPECT_THAT(text, HasSubstr("syn_timeout 2, connect_aborted 1"));
+  EXPECT_THAT(text, HasSubstr("refused 1"));
+  const nlohmann::json j = v.json(r, 1);
+  const auto& c = j.at("group_connects");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].at("key").at("raddr"), "10.0.0.3");
+  EXPECT_EQ(c[0].at("failed"), nlohmann::json::parse(R"({"syn_timeout": 2, "connect_aborted": 1})"));
+  EXPECT_EQ(c[0].at("syn_retransmits"), 4);
+  EXPECT_EQ(c[1].at("established"), 3);
+  EXPECT_EQ(c[1].at("latency").at("count"), 3);
+  EXPECT_EQ(c[1].at("latency").at("max_ns"), 1'100'000'000u);
+  EXPECT_EQ(j.at("group_connects_others").at("groups"), 1);
+  EXPECT_EQ(j.at("group_connects_others").at("failed").at("refused"), 1);
+}
+
 GroupGauges gauges_by_peer(std::initializer_list<std::pair<uint8_t, uint64_t>> established) {
   GroupGauges g;
   for (auto [peer, n] : established) {

@@ -155,6 +155,16 @@ TEST(ReplayParseTest, BadCausesAreErrors) {
   EXPECT_THAT(error_of(j.dump()), HasSubstr("does not enter CLOSE"));
 }
 
+TEST(ReplayParseTest, AConnectThatEstablishedCarriesItsSynRetransmitsAndNoOtherTotal) {
+  json j = state_json();  // SYN_SENT -> ESTABLISHED
+  j["total_retrans"] = 2;
+  auto r = parse_capture_line(j.dump());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->event->totals.retransmits, 2u);
+  j["bytes_acked"] = 1;
+  EXPECT_THAT(error_of(j.dump()), HasSubstr("\"bytes_acked\" is set on a record that does not enter CLOSE"));
+}
+
 TEST(ReplayParseTest, PrevNsNullIsUnknown) {
   Event e = sample_v4();
   e.prev_ns = std::nullopt;

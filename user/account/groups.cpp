@@ -54,7 +54,7 @@ uint32_t GroupEvents::group_of(const Event& e) {
     return 0;
   }
   const auto id = static_cast<uint32_t>(groups_.size());
-  groups_.push_back(Group{key, {}, {}, {}});
+  groups_.push_back(Group{key, {}, {}, {}, {}});
   ids_.emplace(key, id);
   return id;
 }
@@ -98,6 +98,22 @@ std::vector<std::pair<uint8_t, uint64_t>> CloseCounts::by_cause() const {
 void GroupEvents::closed(uint32_t group, uint8_t from, uint8_t cause) {
   if (group < groups_.size() && from < TCPFSM_STATE_MAX && cause < TCPFSM_CAUSE_MAX)
     groups_[group].closes.add(from, cause);
+}
+
+void ConnectCounts::merge(const ConnectCounts& other) {
+  established += other.established;
+  syn_retransmits += other.syn_retransmits;
+  latency.merge(other.latency);
+}
+
+void GroupEvents::connect_ended(uint32_t group, bool established, std::optional<uint64_t> spent_ns,
+                                uint32_t syn_retransmits) {
+  if (group >= groups_.size()) return;
+  ConnectCounts& c = groups_[group].connects;
+  c.syn_retransmits += syn_retransmits;
+  if (!established) return;
+  ++c.established;
+  if (spent_ns) c.latency.record(*spent_ns);
 }
 
 void GroupEvents::entered(uint32_t group, uint8_t state) {
@@ -256,6 +272,51 @@ void add_candidate(GroupRow& into, const Candidate& c) {
   into.closes.merge(c.records->closes);
 }
 
+void add_connects(ConnectRow& into, const GroupEvents::Group& g) {
+  into.attempted += g.entered[TCPFSM_SYN_SENT];
+  into.connects.merge(g.connects);
+  for (const auto& e : g.closes.entries)
+    if (e.from == TCPFSM_SYN_SENT) into.failed.add(e.from, e.cause, e.count);
+}
+
+bool connected_out(const GroupEvents::Group& g) {
+  return g.entered[TCPFSM_SYN_SENT] || g.connects.established || g.connects.syn_retransmits ||
+         std::any_of(g.closes.entries.begin(), g.closes.entries.end(),
+                     [](const CloseCounts::Entry& e) { return e.from == TCPFSM_SYN_SENT; });
+}
+
+// The connects block: every group with a connect, most attempts first.
+void build_connects(GroupReport& rep, const GroupEvents& events, const IdentityTable& identities) {
+  std::vector<const GroupEvents::Group*> all;
+  events.for_each([&](const GroupEvents::Group& g) {
+    if (connected_out(g)) all.push_back(&g);
+  });
+  auto failures = [](const GroupEvents::Group* g) {
+    uint64_t n = 0;
+    for (const auto& e : g->closes.entries) n += e.from == TCPFSM_SYN_SENT ? e.count : 0;
+    return n;
+  };
+  std::sort(all.begin(), all.end(), [&](const GroupEvents::Group* a, const GroupEvents::Group* b) {
+    const uint64_t na = a->entered[TCPFSM_SYN_SENT], nb = b->entered[TCPFSM_SYN_SENT];
+    if (na != nb) return na > nb;
+    if (failures(a) != failures(b)) return failures(a) > failures(b);
+    return order_of(a->key) < order_of(b->key);
+  });
+  for (const GroupEvents::Group* g : all) {
+    if (rep.connects.size() < rep.opts.top) {
+      ConnectRow row;
+      row.key = g->key;
+      row.identity = identities.get(g->key.identity);
+      add_connects(row, *g);
+      rep.connects.push_back(std::move(row));
+      continue;
+    }
+    add_connects(rep.connect_others, *g);
+    ++rep.connect_other_groups;
+  }
+  add_connects(rep.connect_others, events.overflow());  // groups past the bound
+}
+
 }  // namespace
 
 GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gauges, const GroupEvents* events,
@@ -287,6 +348,7 @@ GroupReport build_group_report(const GroupOptions& opts, const GroupGauges* gaug
     }
     rep.others.closes.merge(o.closes);
     rep.folded_records = events->folded();
+    build_connects(rep, *events, identities);
   }
   std::vector<Candidate> all;
   all.reserve(by_key.size());

@@ -42,6 +42,16 @@ struct CloseCounts {
   std::vector<std::pair<uint8_t, uint64_t>> by_cause() const;
 };
 
+// A group's outgoing connects, as they ended (the attempts are its entries
+// into SYN_SENT, the failures its closes from SYN_SENT, by cause).
+struct ConnectCounts {
+  uint64_t established = 0;      // SYN_SENT -> ESTABLISHED
+  uint64_t syn_retransmits = 0;  // SYNs retransmitted by the connects that ended, either way
+  SparseHistogram latency;       // time in SYN_SENT of those that established, when known
+
+  void merge(const ConnectCounts& other);
+};
+
 struct GroupOptions {
   GroupSpec spec;               // empty: no grouping
   uint32_t states = 0;          // bit (1 << state) of the states counted (--state); 0: every state but LISTEN
@@ -70,6 +80,10 @@ class GroupAccounting {
   virtual void left(uint32_t group, uint8_t state, uint64_t spent_ns) = 0;
   // A socket of the group entered CLOSE from `from`, for `cause`.
   virtual void closed(uint32_t group, uint8_t from, uint8_t cause) = 0;
+  // A connect of the group ended: established or not, after `spent_ns` in
+  // SYN_SENT (when known), having retransmitted `syn_retransmits` SYNs.
+  virtual void connect_ended(uint32_t group, bool established, std::optional<uint64_t> spent_ns,
+                             uint32_t syn_retransmits) = 0;
 };
 
 // Per group, from the records: entries into each state, and the time
@@ -82,6 +96,7 @@ class GroupEvents final : public GroupAccounting {
     StateCounts entered{};
     std::array<SparseHistogram, TCPFSM_STATE_MAX> lifetimes;
     CloseCounts closes;
+    ConnectCounts connects;
   };
 
   // identities: for keys a process or netns tells (cgroup, container,
@@ -92,6 +107,8 @@ class GroupEvents final : public GroupAccounting {
   void entered(uint32_t group, uint8_t state) override;
   void left(uint32_t group, uint8_t state, uint64_t spent_ns) override;
   void closed(uint32_t group, uint8_t from, uint8_t cause) override;
+  void connect_ended(uint32_t group, bool established, std::optional<uint64_t> spent_ns,
+                     uint32_t syn_retransmits) override;
 
   const Group* find(const GroupKey& key) const;
   const Group& group(uint32_t id) const { return groups_[id < groups_.size() ? id : 0]; }
@@ -173,6 +190,17 @@ struct GroupRow {
   CloseCounts closes;  // cumulative, from the records
 };
 
+// One row of the connects block: a group that connected out while traced,
+// or (others).
+struct ConnectRow {
+  GroupKey key;
+  Identity identity;
+  uint64_t attempted = 0;  // CLOSE -> SYN_SENT
+  ConnectCounts connects;
+  CloseCounts failed;  // SYN_SENT -> CLOSE, by cause
+  uint64_t failures() const { return failed.total(); }
+};
+
 struct GroupReport {
   GroupOptions opts;
   std::vector<GroupRow> rows;  // the top groups with sockets now, worst first
@@ -181,6 +209,11 @@ struct GroupReport {
   uint64_t folded_groups = 0;  // groups past max_groups (in `others` too)
   uint64_t folded_records = 0;
   std::vector<ListenerRow> listeners;
+  // From the records: the groups that connected out, most attempts first
+  // (ties: most failures), at most opts.top; the rest in connect_others.
+  std::vector<ConnectRow> connects;
+  ConnectRow connect_others;
+  uint64_t connect_other_groups = 0;
   bool gauges_known = false;  // a gauge pass has finished
   bool holders_complete = true;
   std::string owner_error;

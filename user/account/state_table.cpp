@@ -75,6 +75,9 @@ void StateTable::apply_state(const Event& e) {
     groups_->entered(group, to);
     if (e.prev_ns) groups_->left(group, from, *e.prev_ns);
     if (to == TCPFSM_CLOSE) groups_->closed(group, from, e.cause);
+    // A connect's SYN retransmits ride on its record out of SYN_SENT.
+    if (from == TCPFSM_SYN_SENT && (to == TCPFSM_ESTABLISHED || to == TCPFSM_CLOSE))
+      groups_->connect_ended(group, to == TCPFSM_ESTABLISHED, e.prev_ns, e.totals.retransmits);
   }
 
   auto it = socks_.find(e.cookie);

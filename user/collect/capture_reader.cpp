@@ -133,7 +133,8 @@ Event state_record(const json& j) {
   }
   const auto total = [&](std::string_view key, auto& dst) {
     if (!j.contains(key)) return;
-    if (e.newstate != TCPFSM_CLOSE) throw BadField{quoted(key) + " is set on a record that does not enter CLOSE"};
+    if (e.newstate != TCPFSM_CLOSE && !(key == cap::kTotalRetrans && e.is_connected()))
+      throw BadField{quoted(key) + " is set on a record that does not enter CLOSE"};
     dst = number<std::remove_reference_t<decltype(dst)>>(j, key);
   };
   total(cap::kBytesAcked, e.totals.bytes_acked);

@@ -118,7 +118,10 @@ Result<Event> decode_event(std::span<const std::byte> record) {
       return Error::runtime("malformed timewait record");
   }
   const bool has_totals = raw.bytes_acked || raw.bytes_received || raw.total_retrans || raw.srtt_us;
-  if (has_totals && (raw.kind != TCPFSM_EV_STATE || raw.newstate != TCPFSM_CLOSE))
+  const bool into_close = raw.kind == TCPFSM_EV_STATE && raw.newstate == TCPFSM_CLOSE;
+  const bool connected =
+      raw.kind == TCPFSM_EV_STATE && raw.oldstate == TCPFSM_SYN_SENT && raw.newstate == TCPFSM_ESTABLISHED;
+  if (has_totals && !into_close && !(connected && !raw.bytes_acked && !raw.bytes_received && !raw.srtt_us))
     return Error::runtime("malformed record: connection totals outside a transition into CLOSE");
 
   Event e;

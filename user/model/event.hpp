@@ -59,6 +59,8 @@ std::optional<uint8_t> parse_cause(std::string_view name);
 // the full socket it replaced, newstate its substate (TIME_WAIT or
 // FIN_WAIT2), oldstate 0, and there is no owner.
 // A connection's totals as its socket entered CLOSE (tcpfsm_event's tail).
+// A connect that established (SYN_SENT -> ESTABLISHED) carries retransmits
+// alone: the SYNs it retransmitted.
 struct ConnTotals {
   uint64_t bytes_acked = 0;     // sent and acknowledged
   uint64_t bytes_received = 0;  // received in order
@@ -86,10 +88,15 @@ struct Event {
   std::array<uint8_t, 16> saddr{};
   std::array<uint8_t, 16> daddr{};
   std::array<char, 16> comm{};  // always NUL-terminated
-  ConnTotals totals;            // newstate CLOSE only; zero otherwise
+  ConnTotals totals;            // newstate CLOSE (and SYN_SENT -> ESTABLISHED's retransmits); else zero
 
   std::string_view comm_view() const;
   bool is_timewait() const { return kind != EventKind::State; }
+  // A state record of a connect that established: its totals.retransmits
+  // are the SYNs it retransmitted.
+  bool is_connected() const {
+    return kind == EventKind::State && oldstate == TCPFSM_SYN_SENT && newstate == TCPFSM_ESTABLISHED;
+  }
 };
 
 // Where decoded events go: a view, the accounting, a test's collector.

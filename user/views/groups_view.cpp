@@ -56,6 +56,16 @@ nlohmann::json closes_json(const CloseCounts& c) {
   return out;
 }
 
+nlohmann::json connect_json(const ConnectRow& row) {
+  nlohmann::json failed = nlohmann::json::object();
+  for (const auto& [cause, n] : row.failed.by_cause()) failed[std::string(cause_name(cause))] = n;
+  return {{"attempted", row.attempted},
+          {"established", row.connects.established},
+          {"failed", std::move(failed)},
+          {"syn_retransmits", row.connects.syn_retransmits},
+          {"latency", lifetime_json(row.connects.latency)}};
+}
+
 }  // namespace
 
 std::string key_part_text(GroupBy by, const GroupKey& k, const Identity& id) {
@@ -159,6 +169,50 @@ static void footer(std::string& out, const GroupReport& r, uint8_t hist_state) {
   }
 }
 
+// The connects block: per group that connected out, how its connects went
+// (stats' host-wide "connects" line, split by the --by keys).
+static void connects_block(std::string& out, const GroupReport& r, const std::string& by) {
+  if (r.connects.empty() && !r.connect_other_groups && !r.connect_others.attempted) return;
+  const GroupOptions& o = r.opts;
+  auto it = std::back_inserter(out);
+  std::vector<std::vector<std::string>> keys;
+  std::vector<size_t> widths;
+  for (GroupBy k : o.spec.keys) widths.push_back(std::max<size_t>(group_by_name(k).size(), 8));
+  for (const auto& row : r.connects) {
+    std::vector<std::string> cells;
+    for (size_t i = 0; i < o.spec.keys.size(); ++i) {
+      cells.push_back(key_part_text(o.spec.keys[i], row.key, row.identity));
+      widths[i] = std::max(widths[i], cells.back().size());
+    }
+    keys.push_back(std::move(cells));
+  }
+  fmt::format_to(it, "\nconnects by {}: {} groups connected out; latency: time in SYN_SENT of those established\n", by,
+                 r.connects.size() + r.connect_other_groups);
+  std::string header;
+  for (size_t i = 0; i < o.spec.keys.size(); ++i)
+    header += fmt::format("{:<{}} ", fmt::format("{}", group_by_name(o.spec.keys[i])), widths[i]);
+  header += fmt::format("{:>9} {:>11} {:>7} {:>11} {:>8} {:>8} {:>8}   {}", "ATTEMPTED", "ESTABLISHED", "FAILED",
+                        "SYN_RETRANS", "P50", "P99", "MAX", "FAILED BY");
+  for (auto& c : header) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  out += header + "\n";
+  auto line = [&](const std::vector<std::string>& cells, const ConnectRow& row) {
+    std::string l;
+    for (size_t i = 0; i < cells.size(); ++i) l += fmt::format("{:<{}} ", cells[i], widths[i]);
+    const SparseHistogram& h = row.connects.latency;
+    l += fmt::format("{:>9} {:>11} {:>7} {:>11} {:>8} {:>8} {:>8}   {}", row.attempted, row.connects.established,
+                     row.failures(), row.connects.syn_retransmits, lifetime_cell(h, 0.5), lifetime_cell(h, 0.99),
+                     lifetime_cell(h, 1), closes_cell(row.failed));
+    out += l + "\n";
+  };
+  for (size_t i = 0; i < r.connects.size(); ++i) line(keys[i], r.connects[i]);
+  const ConnectRow& others = r.connect_others;
+  if (r.connect_other_groups || others.attempted || others.connects.established || others.failures()) {
+    std::vector<std::string> cells(o.spec.keys.size(), "");
+    if (!cells.empty()) cells[0] = "(others)";
+    line(cells, others);
+  }
+}
+
 std::string GroupsView::text(const GroupReport& r, double interval_s, uint8_t hist_state) {
   std::string out;
   auto it = std::back_inserter(out);
@@ -212,6 +266,7 @@ std::string GroupsView::text(const GroupReport& r, double interval_s, uint8_t hi
                                    : 0;
     row_line(cells, r.others, others_rate);
   }
+  connects_block(out, r, by);
   footer(out, r, hist_state);
   remember(r);
   prev_others_ = r.others.entered;
@@ -260,6 +315,16 @@ nlohmann::json GroupsView::json(const GroupReport& r, double interval_s) {
                          {"pid", l.pid ? json(l.pid) : json(nullptr)},
                          {"comm", or_null(l.comm)}});
   }
+  json connects = json::array();
+  for (const auto& row : r.connects) {
+    json j = connect_json(row);
+    json key = json::object();
+    for (GroupBy k : o.spec.keys) key[std::string(group_by_name(k))] = key_part_json(k, row.key, row.identity);
+    j["key"] = std::move(key);
+    connects.push_back(std::move(j));
+  }
+  json connect_others = connect_json(r.connect_others);
+  connect_others["groups"] = r.connect_other_groups;
   json by = json::array();
   for (GroupBy k : o.spec.keys) by.push_back(group_by_name(k));
   remember(r);
@@ -268,6 +333,9 @@ nlohmann::json GroupsView::json(const GroupReport& r, double interval_s) {
           {"groups", std::move(groups)},
           {"others", std::move(others)},
           {"listeners", std::move(listeners)},
+          // Not "connects": stats' host-wide object has that name.
+          {"group_connects", std::move(connects)},
+          {"group_connects_others", std::move(connect_others)},
           {"counts_known", r.gauges_known},
           {"folded", {{"socket_states", r.folded_groups}, {"records", r.folded_records}, {"max_groups", o.max_groups}}},
           {"owner_error", or_null(r.owner_error)}};

@@ -343,6 +343,9 @@ void JsonFormatter::append(std::string& out, const Event& e) const {
     w.num(e.totals.retransmits);
     w.key<cap::kSrttUs>();
     w.num(e.totals.srtt_us);
+  } else if (e.is_connected()) {
+    w.key<cap::kTotalRetrans>();  // the SYNs this connect retransmitted
+    w.num(e.totals.retransmits);
   }
   w.lit("}\n");
   w.append_to(out);
