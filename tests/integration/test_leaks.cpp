@@ -8,9 +8,12 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
+#include "diagnose/doctor.hpp"
 #include "harness.hpp"
 
 namespace tcpfsm::test {
@@ -271,6 +274,59 @@ TEST_F(LeaksTest, DoctorFindsTheLeakAndTheServerSideTimeWait) {
   EXPECT_THAT(
       (*server)["evidence"][0].get<std::string>(),
       ::testing::HasSubstr("on listening ports: " + std::to_string(port_) + " (" + std::to_string(kPrompt) + ")"));
+}
+
+// doctor --netns reads the settings and counters of the namespace it
+// diagnoses, not its own: a namespace with tcp_max_tw_buckets 20 that made
+// 80 TIME_WAIT sockets (60 overflowed) is quoted with its own limit, its own
+// sockstat and its own overflow count, as /proc/PID/net of a process in it
+// says.
+TEST(DoctorNetns, QuotesTheLimitsAndCountersOfTheNamespaceDiagnosed) {
+  int ready[2], done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  NetnsChild child = fork_in_new_netns([&]() -> int {
+    std::ofstream("/proc/sys/net/ipv4/tcp_max_tw_buckets") << "20" << std::flush;
+    Fd lis = listen_loopback(AF_INET);
+    const uint16_t port = local_port(lis.get());
+    for (int i = 0; i < 80; ++i) one_connection(AF_INET, lis.get(), port);
+    char c = 'r';
+    if (write(ready[1], &c, 1) != 1) return 1;
+    if (read(done[0], &c, 1) < 0) return 2;
+    return 0;
+  });
+  ASSERT_NE(child.netns, 0u);
+  child.release();
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  auto counters = [&](const char* file) {
+    std::ifstream f("/proc/" + std::to_string(child.pid) + "/net/" + file);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  const auto overflow = parse_proc_netstat(counters("netstat")).at("TcpExt.TCPTimeWaitOverflow");
+  const auto tw = parse_sockstat(counters("sockstat")).at("TCP.tw");
+  EXPECT_EQ(overflow, 60);
+  EXPECT_EQ(tw, 20);
+
+  Binary bin({"doctor", "--json", "--observe", "1", "--netns", std::to_string(child.netns)});
+  Outcome r = bin.wait();
+  if (write(done[1], "x", 1) != 1) ADD_FAILURE();
+  EXPECT_EQ(wait_child(child.pid), 0);
+  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
+  ASSERT_EQ(r.status, 1) << r.out << r.err;  // TIME_WAIT at its limit: a warning
+  const json findings = json::parse(r.out);
+  const json* limit = nullptr;
+  for (const auto& f : findings)
+    if (f["id"] == "timewait_limit") limit = &f;
+  ASSERT_NE(limit, nullptr) << r.out;
+  EXPECT_EQ((*limit)["severity"], "warning");
+  EXPECT_THAT(
+      (*limit)["evidence"][0].get<std::string>(),
+      ::testing::HasSubstr(std::to_string(tw) + " TIME_WAIT sockets (/proc/net/sockstat), tcp_max_tw_buckets = 20"));
+  EXPECT_THAT((*limit)["evidence"][1].get<std::string>(),
+              ::testing::HasSubstr("+0 during the 1 s watched, " + std::to_string(overflow) + " since boot"));
 }
 
 TEST_F(LeaksTest, TextReportNamesTheLeaker) {

@@ -188,7 +188,10 @@ TEST(DoctorRuleCloseWaitLeak, SilentBelowFiveOrNotAProcessOrNotCloseWait) {
 
 // ---- timewait_limit
 
-TEST(DoctorRuleTimewaitLimit, CriticalWhenOverflowsRiseWarningWhenOnlySinceBoot) {
+// The noise rule: an overflow counter that moved only before the watch,
+// with TIME_WAIT far from the limit now, is history (information), never a
+// warning; one that moves during the watch is critical.
+TEST(DoctorRuleTimewaitLimit, CriticalWhenOverflowsRiseInformationWhenOnlyBeforeTheWatch) {
   DoctorInput in = healthy();
   in.before.counters["TcpExt.TCPTimeWaitOverflow"] = 3;
   in.after.counters["TcpExt.TCPTimeWaitOverflow"] = 5;
@@ -197,7 +200,15 @@ TEST(DoctorRuleTimewaitLimit, CriticalWhenOverflowsRiseWarningWhenOnlySinceBoot)
   EXPECT_EQ(f[0].severity, Severity::Critical);
   EXPECT_THAT(f[0].evidence[1], HasSubstr("+2 during the 10 s watched, 5 since boot"));
 
-  in.before.counters = in.after.counters;
+  in.before.counters = in.after.counters;  // static during the watch, 0 TIME_WAIT now
+  f = run(check_timewait_limit, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, Severity::Info);
+  EXPECT_THAT(f[0].title, HasSubstr("before this watch; not now"));
+  EXPECT_THAT(f[0].evidence[2], HasSubstr("before the watch"));
+
+  in.after.settings.max_tw_buckets = 100;  // but near the limit now: a warning again
+  in.after.sockstat["TCP.tw"] = 90;
   f = run(check_timewait_limit, in);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].severity, Severity::Warning);

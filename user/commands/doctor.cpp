@@ -3,12 +3,15 @@
 // ring buffer, then one sock_diag dump and a leak pass), and reports findings.
 #include "diagnose/doctor.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
+#include <thread>
 
 #include "account/leak_finder.hpp"
 #include "base/clock.hpp"
@@ -40,6 +43,37 @@ class ConnectCounter : public EventSink {
   std::map<ConnectKey, uint64_t> connects, no_local_port;
 };
 
+// Settings and counters of the namespace diagnosed: --netns's, read on a
+// thread that entered it (net sysctls and /proc/thread-self/net are the
+// reading thread's namespace's), or this process's own; a --proc-root copy
+// is read as it is.
+Result<HostSnapshot> read_diagnosed(const DoctorOptions& opts) {
+  if (!opts.netns || opts.proc_root != "/proc") return read_host(opts.proc_root);
+  auto own = own_netns();
+  if (!own) return own.error();
+  if (*own == opts.netns) return read_host(opts.proc_root);
+  NamespacePaths found = find_namespaces(opts.netns, *own);
+  Result<HostSnapshot> out = Error::runtime(
+      fmt::format("network namespace {} is gone (no process or /run/netns entry leads to it any more)", opts.netns));
+  std::thread([&] {
+    int err = 0;
+    switch (enter_namespace(opts.netns, found.paths[opts.netns], err)) {
+      case Entered::Yes:
+        out = read_host("/proc", "/proc/thread-self/net");
+        break;
+      case Entered::Denied:
+        out =
+            Error::runtime(fmt::format("cannot enter network namespace {} to read its settings and counters: {}; "
+                                       "run as root",
+                                       opts.netns, strerror(err)));
+        break;
+      case Entered::Gone:
+        break;
+    }
+  }).join();
+  return out;
+}
+
 // The live half: traffic for --observe seconds, then what the kernel holds.
 Status observe(const DoctorOptions& opts, DoctorInput& in) {
   if (auto st = preflight(); !st) return st;
@@ -58,7 +92,7 @@ Status observe(const DoctorOptions& opts, DoctorInput& in) {
   }
   if (auto n = (*tracer)->poll(counter, 0); !n) return n.error();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto after = read_host(opts.proc_root);
+  auto after = read_diagnosed(opts);
   if (!after) return after.error();
   in.after = after.value();
   in.interval_s = seconds;
@@ -95,7 +129,7 @@ Result<int> run_doctor(const DoctorOptions& opts) {
   }
   DoctorInput in;
   in.tw_recycle_config = tw_recycle_mentions(opts.etc_root);
-  auto before = read_host(opts.proc_root);
+  auto before = read_diagnosed(opts);
   if (!before) return before.error();
   in.before = before.value();
   in.after = in.before;

@@ -44,9 +44,11 @@ struct HostSnapshot {
 CounterMap parse_proc_netstat(std::string_view text);  // also /proc/net/snmp
 CounterMap parse_sockstat(std::string_view text);
 
-// Reads settings and counters under `proc_root` (normally /proc). A missing
-// counter file is an Error: nothing can be said without it.
-Result<HostSnapshot> read_host(const std::string& proc_root);
+// Reads settings and counters under `proc_root` (normally /proc), the
+// counters from `net_dir` (proc_root/net when empty). A missing counter file
+// is an Error: nothing can be said without it. The settings under /proc/sys
+// and /proc/thread-self/net are the calling thread's network namespace's.
+Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir = "");
 // Lines of sysctl.conf and sysctl.d/*.conf under `etc_root` that set
 // tcp_tw_recycle, as "FILE:LINE: text".
 std::vector<std::string> tw_recycle_mentions(const std::string& etc_root);

@@ -61,7 +61,8 @@ CounterMap parse_sockstat(std::string_view text) {
   return out;
 }
 
-Result<HostSnapshot> read_host(const std::string& proc_root) {
+Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir) {
+  const std::string net = net_dir.empty() ? proc_root + "/net" : net_dir;
   HostSnapshot h;
   const std::string ipv4 = proc_root + "/sys/net/ipv4/";
   TcpSettings& s = h.settings;
@@ -86,10 +87,10 @@ Result<HostSnapshot> read_host(const std::string& proc_root) {
       if (lo && hi && *lo > 0 && *hi >= *lo && *hi <= 65535) s.local_port_range = {{*lo, *hi}};
     }
   }
-  for (const char* name : {"/net/netstat", "/net/snmp"}) {
-    auto t = read_text(proc_root + name);
+  for (const char* name : {"/netstat", "/snmp"}) {
+    auto t = read_text(net + name);
     if (!t) {
-      return Error::runtime("cannot read " + proc_root + name +
+      return Error::runtime("cannot read " + net + name +
                             (proc_root == "/proc" ? std::string("; is /proc mounted?")
                                                   : std::string("; --proc-root needs copies of /proc/net/netstat, "
                                                                 "/proc/net/snmp and /proc/net/sockstat")));
@@ -97,8 +98,8 @@ Result<HostSnapshot> read_host(const std::string& proc_root) {
     auto m = parse_proc_netstat(*t);
     h.counters.insert(m.begin(), m.end());
   }
-  auto sock = read_text(proc_root + "/net/sockstat");
-  if (!sock) return Error::runtime("cannot read " + proc_root + "/net/sockstat");
+  auto sock = read_text(net + "/sockstat");
+  if (!sock) return Error::runtime("cannot read " + net + "/sockstat");
   h.sockstat = parse_sockstat(*sock);
   return h;
 }

@@ -130,13 +130,24 @@ void check_timewait_limit(const DoctorInput& in, std::vector<Finding>& out) {
   if (!(overflow_now > 0 || overflow_total > 0 || near)) return;
   Finding f;
   f.id = "timewait_limit";
-  f.severity = overflow_now > 0 ? Severity::Critical : Severity::Warning;
+  // Overflows counted only before the watch, with TIME_WAIT far from the
+  // limit now, are history: worth knowing, not a warning about this host now.
+  const bool history = overflow_now == 0 && !near;
+  f.severity = overflow_now > 0 ? Severity::Critical : history ? Severity::Info : Severity::Warning;
   f.title = overflow_now > 0 ? "TIME_WAIT overflows tcp_max_tw_buckets: the kernel skips TIME_WAIT"
+            : history        ? "TIME_WAIT overflowed tcp_max_tw_buckets once, before this watch; not now"
                              : "TIME_WAIT is at or near tcp_max_tw_buckets";
   f.evidence.push_back(fmt::format("{} TIME_WAIT sockets (/proc/net/sockstat), tcp_max_tw_buckets = {}", tw,
                                    value_or(s.max_tw_buckets, "unknown")));
   f.evidence.push_back(fmt::format("TCPTimeWaitOverflow: +{} {}, {} since boot (/proc/net/netstat)", overflow_now,
-                                   during(in), overflow_total));
+                                   in.interval_s > 0 ? during(in) : "(not watched)", overflow_total));
+  if (history) {
+    f.evidence.push_back(in.interval_s > 0
+                             ? "the overflows happened before the watch, at some time since boot or since this "
+                               "network namespace was created; none during it"
+                             : "when they happened is not known without a watch (doctor --interval N counts "
+                               "them while it watches)");
+  }
   f.explanation =
       "Past tcp_max_tw_buckets the kernel closes connections without TIME_WAIT ('time wait bucket table "
       "overflow'), so a late segment of an old connection can be taken for part of a new one with the same "
