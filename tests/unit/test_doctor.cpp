@@ -128,8 +128,11 @@ TEST(DoctorHost, ReadsSettingsAndCounters) {
   EXPECT_EQ(snap.settings.local_port_range->first, 32768);
   EXPECT_EQ(snap.settings.local_port_range->second, 60999);
   EXPECT_FALSE(snap.settings.tw_recycle);
+  EXPECT_FALSE(snap.settings.tw_reuse_delay_ms);  // a kernel before 6.13
   EXPECT_EQ(snap.counters["Tcp.ActiveOpens"], 100);
   EXPECT_EQ(snap.sockstat["TCP.tw"], 10);
+  h.ipv4("tcp_tw_reuse_delay", "1000");
+  EXPECT_EQ(h.read().settings.tw_reuse_delay_ms, 1000);
 }
 
 TEST(DoctorHost, MissingCounterFileIsAnErrorSayingWhatIsNeeded) {

@@ -242,7 +242,11 @@ TEST(DoctorRuleEphemeralPorts, WarnsFromHalfTheRateCriticalFromEightyPercent) {
   EXPECT_EQ(f[0].severity, Severity::Warning);
   EXPECT_THAT(f[1].title, HasSubstr("10.0.0.8:80"));
   EXPECT_EQ(f[1].severity, Severity::Critical);
-  EXPECT_THAT(f[1].evidence[2], HasSubstr("tcp_tw_reuse = 2, tcp_timestamps = 1"));
+  EXPECT_THAT(f[1].evidence[2],
+              HasSubstr("tcp_tw_reuse = 2, tcp_timestamps = 1, tcp_tw_reuse_delay = absent (1 s, fixed, before"));
+  in.after.settings.tw_reuse_delay_ms = 1000;  // this kernel's default
+  f = run(check_ephemeral_ports, in);
+  EXPECT_THAT(f[1].evidence[2], HasSubstr("tcp_tw_reuse = 2, tcp_timestamps = 1, tcp_tw_reuse_delay = 1000 ms"));
 }
 
 TEST(DoctorRuleEphemeralPorts, FiresOnPortsHeldInTimeWait) {

@@ -27,6 +27,9 @@ struct TcpSettings {
   std::optional<int64_t> tw_reuse, fin_timeout, max_tw_buckets, max_syn_backlog, syncookies, keepalive_time,
       keepalive_intvl, keepalive_probes, max_orphans, orphan_retries, timestamps, somaxconn;
   std::optional<int64_t> tw_recycle;  // only kernels before 4.12 have it
+  // Milliseconds a TIME_WAIT socket must have lived before tcp_tw_reuse
+  // may take its port (Linux 6.13+; 1 s fixed before).
+  std::optional<int64_t> tw_reuse_delay_ms;
   std::optional<std::pair<int64_t, int64_t>> local_port_range;
 };
 

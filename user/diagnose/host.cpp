@@ -78,6 +78,7 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
   s.orphan_retries = read_int(ipv4 + "tcp_orphan_retries");
   s.timestamps = read_int(ipv4 + "tcp_timestamps");
   s.tw_recycle = read_int(ipv4 + "tcp_tw_recycle");
+  s.tw_reuse_delay_ms = read_int(ipv4 + "tcp_tw_reuse_delay");
   s.somaxconn = read_int(proc_root + "/sys/net/core/somaxconn");
   if (auto r = read_text(ipv4 + "ip_local_port_range")) {
     const std::string first_line = r->substr(0, r->find('\n'));  // split_fields points into it

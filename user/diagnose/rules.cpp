@@ -194,18 +194,21 @@ void check_ephemeral_ports(const DoctorInput& in, std::vector<Finding>& out) {
         fmt::format("ip_local_port_range {}-{} = {} ports; each stays in TIME_WAIT {} s after an "
                     "active close: at most {:.0f} new connections/s to one address and port",
                     s.local_port_range->first, s.local_port_range->second, ports, kTimeWaitSeconds, max_rate));
-    if (s.tw_reuse)
-      f.evidence.push_back(
-          fmt::format("tcp_tw_reuse = {}, tcp_timestamps = {}", *s.tw_reuse, value_or(s.timestamps, "unknown")));
+    if (s.tw_reuse) {
+      f.evidence.push_back(fmt::format(
+          "tcp_tw_reuse = {}, tcp_timestamps = {}, tcp_tw_reuse_delay = {}", *s.tw_reuse,
+          value_or(s.timestamps, "unknown"),
+          s.tw_reuse_delay_ms ? fmt::format("{} ms", *s.tw_reuse_delay_ms) : "absent (1 s, fixed, before Linux 6.13)"));
+    }
     f.explanation =
         "Every connection to the same destination address and port needs its own local port, and the side that "
         "closes first keeps it in TIME_WAIT for 60 s. At this rate connect() will start failing with "
         "EADDRNOTAVAIL.";
     f.action =
         "Reuse connections (a pool, HTTP keep-alive) instead of one per request. tcp_tw_reuse=1 lets connect() "
-        "take a TIME_WAIT port when timestamps prove it safe (outgoing connections only; both ends need "
-        "tcp_timestamps=1; the default 2 does it for loopback only). Widening ip_local_port_range or adding "
-        "source addresses raises the ceiling.";
+        "take a TIME_WAIT port when timestamps prove it safe and the TIME_WAIT socket is tcp_tw_reuse_delay "
+        "old (outgoing connections only; both ends need tcp_timestamps=1; the default 2 does it for loopback "
+        "only). Widening ip_local_port_range or adding source addresses raises the ceiling.";
     out.push_back(std::move(f));
   }
 }
