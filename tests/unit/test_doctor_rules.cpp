@@ -164,6 +164,9 @@ TEST(DoctorRuleCloseWaitLeak, FiresPerHolderFromFiveSocketsCriticalFromAThousand
   EXPECT_THAT(f[0].title, HasSubstr("pid 4242 (leaker)"));
   EXPECT_EQ(f[1].severity, Severity::Critical);
   EXPECT_THAT(f[1].action, HasSubstr("tcpfsm leaks --pid 7"));
+  // The posts' 43,200 s is connection tracking's; Linux's own number: none.
+  EXPECT_THAT(f[0].explanation, HasSubstr("Linux has no CLOSE_WAIT timer at all"));
+  EXPECT_THAT(f[0].explanation, HasSubstr("nf_conntrack_tcp_timeout_close_wait"));
 }
 
 TEST(DoctorRuleCloseWaitLeak, HeldForAListenerBlamesTheAcceptLoop) {
@@ -287,6 +290,9 @@ TEST(DoctorRuleServerClosesFirst, InformationUnlessItFillsAQuarterOfTheBuckets) 
   EXPECT_EQ(f[0].evidence[0],
             "50 of 100 TIME_WAIT sockets are on listening ports: 80 (10), 443 (10), 8080 (10), "
             "8081 (10), 8082 (5) (sock_diag)");  // five ports at most
+  // The posts' 240 s is Windows'; Linux's is fixed.
+  EXPECT_THAT(f[0].explanation, HasSubstr("TCP_TIMEWAIT_LEN, 60 s, fixed"));
+  EXPECT_THAT(f[0].explanation, HasSubstr("240 s"));
 
   in.after.settings.max_tw_buckets = 200;
   f = run(check_server_closes_first, in);

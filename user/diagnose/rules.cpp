@@ -69,7 +69,9 @@ Finding close_wait_finding(const LeakGroup& g, const Observation& obs) {
     f.explanation =
         "The peer closed its end and this process never called close() on its own: the socket waits in "
         "CLOSE_WAIT forever, holding a file descriptor, memory and a port. It is always a bug in the process "
-        "that owns the socket; no sysctl (tcp_fin_timeout, keepalive, tw_reuse) fixes it.";
+        "that owns the socket; no sysctl (tcp_fin_timeout, keepalive, tw_reuse) fixes it. Linux has no "
+        "CLOSE_WAIT timer at all: the 43,200 s some posts quote is nf_conntrack_tcp_timeout_close_wait, how "
+        "long connection tracking remembers the flow, not how long TCP keeps the socket.";
     f.action = fmt::format(
         "Fix the code path that reads from these connections: on read() == 0 (EOF) or an error, close the "
         "socket; give connection pools an idle timeout and a validation on checkout. 'tcpfsm leaks --pid {}' "
@@ -237,7 +239,9 @@ void check_server_closes_first(const DoctorInput& in, std::vector<Finding>& out)
   f.explanation =
       "TIME_WAIT stays with whichever side closes first. When the server closes (HTTP/1.0, 'Connection: close', "
       "short server idle timeouts), every connection leaves 60 s of TIME_WAIT on the server, where connections "
-      "from all clients add up.";
+      "from all clients add up. On Linux TIME_WAIT is TCP_TIMEWAIT_LEN, 60 s, fixed when the kernel is built: "
+      "no sysctl shortens it (tcp_fin_timeout bounds orphaned FIN_WAIT2 only; the 240 s some posts quote is "
+      "Windows' default).";
   f.action =
       "Keep connections alive and let clients close first (server idle timeout longer than the client's). "
       "tcp_tw_reuse does not help here: it only applies to outgoing connections.";
