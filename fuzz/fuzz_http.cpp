@@ -94,10 +94,12 @@ int connect_once(int port) {
 // queue: the exporter still busy with earlier inputs while other fuzzers
 // share the two CPUs, so its SYN waits for a retransmission. That is load,
 // not a finding; an exporter that accepts nothing for kConnectTries seconds is.
+// A signal that lands in that wait (libFuzzer's own timers) is EINTR: the
+// same, tried again on a new socket (CI once aborted on it).
 int connect_to(int port) {
   for (int i = 0;; ++i) {
     const int fd = connect_once(port);
-    if (fd >= 0 || errno != EINPROGRESS || i + 1 >= kConnectTries) return fd;
+    if (fd >= 0 || (errno != EINPROGRESS && errno != EINTR) || i + 1 >= kConnectTries) return fd;
   }
 }
 
