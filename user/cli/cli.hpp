@@ -81,6 +81,7 @@ struct DoctorOptions {
   std::string etc_root = "/etc";    // where sysctl.conf and sysctl.d/ are read
   uint32_t netns = 0;               // watch only this network namespace
   bool json = false;
+  std::string recipe;  // --recipe: a sysctl recipe to judge line by line ("-": stdin); empty: findings
 };
 
 enum class Command { Trace, Life, Stats, Leaks, Serve, Doctor };

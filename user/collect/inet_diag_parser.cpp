@@ -22,8 +22,7 @@
 namespace tcpfsm {
 namespace {
 
-constexpr uint8_t kTcpSynRecv = 3;     // include/net/tcp_states.h
-constexpr uint8_t kTimerTimeWait = 3;  // idiag_timer value only tcp_twsk_diag_fill() writes
+constexpr uint8_t kTcpSynRecv = 3;  // include/net/tcp_states.h
 
 constexpr size_t kHdrLen = NLMSG_HDRLEN;
 constexpr size_t kMsgLen = NLMSG_ALIGN(sizeof(inet_diag_msg));
@@ -122,7 +121,7 @@ Result<SocketRecord> socket_record(const std::byte* payload, size_t plen, size_t
   r.state = m.idiag_state;
   // Only tcp_twsk_diag_fill() (inet_twsk_diag_fill() in older kernels) sets idiag_timer = 3;
   // full sockets use 0/1/2/4 and request sockets 1.
-  r.timewait = m.idiag_timer == kTimerTimeWait;
+  r.timewait = m.idiag_timer == kDiagTimerTimeWait;
   // tcp_req_diag_fill() reports TCP_SYN_RECV with no attributes but INET_DIAG_MARK, while every
   // full socket carries INET_DIAG_SHUTDOWN (inet_diag_msg_attrs_fill), TFO children in SYN_RECV too.
   r.request = !r.timewait && m.idiag_state == kTcpSynRecv && !attrs->shutdown;
@@ -131,6 +130,7 @@ Result<SocketRecord> socket_record(const std::byte* payload, size_t plen, size_t
   r.uid = m.idiag_uid;
   r.netns = netns;
   r.expires_ms = m.idiag_expires;
+  r.timer = m.idiag_timer;
   const size_t addr_len = m.idiag_family == AF_INET ? 4 : 16;
   std::memcpy(r.saddr.data(), m.id.idiag_src, addr_len);
   std::memcpy(r.daddr.data(), m.id.idiag_dst, addr_len);

@@ -41,17 +41,29 @@ struct HostSnapshot {
   TcpSettings settings;
   CounterMap counters;  // netstat + snmp
   CounterMap sockstat;
+  // Packets dropped because a CPU's input queue held net.core.netdev_max_backlog
+  // (/proc/net/softnet_stat's second column, summed; the host's, not per namespace).
+  std::optional<int64_t> softnet_dropped;
+  // Further sysctls asked for by dotted name ("net.ipv4.tcp_mem" -> "94500000 915000000 927000000",
+  // blanks made single spaces); a name the kernel has no file for is absent.
+  std::map<std::string, std::string> sysctls;
+  // false: read in a namespace that is not the initial one, which could not
+  // be entered, so host-wide net.* sysctls are missing from `sysctls`.
+  bool host_wide_sysctls = true;
 };
 
 // Parsers: malformed lines are skipped, never a crash.
 CounterMap parse_proc_netstat(std::string_view text);  // also /proc/net/snmp
 CounterMap parse_sockstat(std::string_view text);
+std::optional<int64_t> parse_softnet_dropped(std::string_view text);  // nullopt: no line had a drop column
 
 // Reads settings and counters under `proc_root` (normally /proc), the
-// counters from `net_dir` (proc_root/net when empty). A missing counter file
-// is an Error: nothing can be said without it. The settings under /proc/sys
-// and /proc/thread-self/net are the calling thread's network namespace's.
-Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir = "");
+// counters from `net_dir` (proc_root/net when empty), and the `sysctls`
+// named. A missing counter file is an Error: nothing can be said without
+// it. The settings under /proc/sys and /proc/thread-self/net are the calling
+// thread's network namespace's.
+Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir = "",
+                               const std::vector<std::string>& sysctls = {});
 // Lines of sysctl.conf and sysctl.d/*.conf under `etc_root` that set
 // tcp_tw_recycle, as "FILE:LINE: text".
 std::vector<std::string> tw_recycle_mentions(const std::string& etc_root);
@@ -86,6 +98,7 @@ struct Observation {
   std::vector<DestinationStat> destinations;  // busiest first
   std::vector<ListenerStat> listeners;        // fullest first
   uint64_t orphan_fin_wait2 = 0;              // FIN_WAIT2 no process holds any more
+  uint64_t keepalive = 0;                     // ESTABLISHED sockets whose keepalive timer runs (SO_KEEPALIVE)
   LeakReport leaks;
   uint64_t leak_min_age_ns = 0;
   uint64_t events = 0, lost = 0;

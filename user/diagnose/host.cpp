@@ -61,7 +61,28 @@ CounterMap parse_sockstat(std::string_view text) {
   return out;
 }
 
-Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir) {
+std::optional<int64_t> parse_softnet_dropped(std::string_view text) {
+  // One line per CPU of hexadecimal columns: processed, dropped, time_squeeze, ...
+  std::optional<int64_t> total;
+  for (auto line : split_lines(text)) {
+    auto f = split_fields(line);
+    if (f.size() < 2) continue;
+    if (f[1].empty() || f[1].size() > 8) continue;  // a u32 column: up to 8 hex digits
+    int64_t dropped = 0;
+    bool ok = true;
+    for (char c : f[1]) {
+      const int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+      if (d < 0) ok = false;
+      dropped = dropped * 16 + std::max(d, 0);
+    }
+    if (!ok) continue;
+    total = total.value_or(0) + dropped;
+  }
+  return total;
+}
+
+Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& net_dir,
+                               const std::vector<std::string>& sysctls) {
   const std::string net = net_dir.empty() ? proc_root + "/net" : net_dir;
   HostSnapshot h;
   const std::string ipv4 = proc_root + "/sys/net/ipv4/";
@@ -102,6 +123,22 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
   auto sock = read_text(net + "/sockstat");
   if (!sock) return Error::runtime("cannot read " + net + "/sockstat");
   h.sockstat = parse_sockstat(*sock);
+  if (auto t = read_text(net + "/softnet_stat")) h.softnet_dropped = parse_softnet_dropped(*t);
+  for (const auto& name : sysctls) {
+    // Names are dotted words of [a-z0-9_-] (recipe.cpp), so the path stays under proc_root/sys.
+    std::string path = proc_root + "/sys/" + name;
+    std::replace(path.begin() + static_cast<std::ptrdiff_t>(proc_root.size()) + 5, path.end(), '.', '/');
+    auto t = read_text(path);
+    if (!t) continue;
+    std::string value;
+    for (auto line : split_lines(*t)) {
+      for (auto w : split_fields(line)) {
+        if (!value.empty()) value += ' ';
+        value.append(w);
+      }
+    }
+    h.sysctls[name] = value;
+  }
   return h;
 }
 

@@ -89,6 +89,7 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
   }
   for (const auto& r : dump) {
     if (r.state < TCPFSM_STATE_MAX) ++o.states[r.state];
+    if (r.state == TCPFSM_ESTABLISHED && r.timer == kDiagTimerSk) ++o.keepalive;
     if (r.timewait && r.state == TCPFSM_TIME_WAIT) {
       if (by_port.count({r.netns, r.sport})) {
         ++o.time_wait_server;

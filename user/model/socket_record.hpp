@@ -7,6 +7,15 @@
 
 namespace tcpfsm {
 
+// idiag_timer, the timer a dump says is pending on a socket (inet_sk_diag_fill).
+enum DiagTimer : uint8_t {
+  kDiagTimerNone = 0,
+  kDiagTimerRetransmit = 1,
+  kDiagTimerSk = 2,        // sk_timer: keepalive on a connected socket, the FIN_WAIT2 timeout on an orphan
+  kDiagTimerTimeWait = 3,  // only tcp_twsk_diag_fill() writes it
+  kDiagTimerProbe0 = 4,    // zero-window probe
+};
+
 struct SocketRecord {
   uint8_t family = 0;     // AF_INET or AF_INET6
   uint8_t state = 0;      // kernel state number, as ss shows it (request sockets: SYN_RECV)
@@ -17,6 +26,7 @@ struct SocketRecord {
   uint32_t uid = 0;
   uint32_t netns = 0;       // the namespace the dump ran in
   uint32_t expires_ms = 0;  // idiag_expires: time left on the socket's timer
+  uint8_t timer = 0;        // idiag_timer: a DiagTimer
   std::array<uint8_t, 16> saddr{};
   std::array<uint8_t, 16> daddr{};
   uint16_t sport = 0;  // host byte order
