@@ -16,10 +16,14 @@ namespace {
 
 tcpfsm::DoctorInput host() {
   tcpfsm::DoctorInput in;
-  in.after.sysctls = {{"net.ipv4.tcp_max_tw_buckets", "262144"}, {"net.ipv4.tcp_fin_timeout", "60"},
-                      {"net.ipv4.tcp_timestamps", "1"},         {"net.ipv4.tcp_syn_retries", "6"},
-                      {"net.ipv4.ip_local_port_range", "32768 60999"}, {"net.core.somaxconn", "4096"},
-                      {"net.ipv4.tcp_orphan_retries", "0"},     {"net.ipv4.tcp_mem", "1 2 3"}};
+  in.after.sysctls = {{"net.ipv4.tcp_max_tw_buckets", "262144"},
+                      {"net.ipv4.tcp_fin_timeout", "60"},
+                      {"net.ipv4.tcp_timestamps", "1"},
+                      {"net.ipv4.tcp_syn_retries", "6"},
+                      {"net.ipv4.ip_local_port_range", "32768 60999"},
+                      {"net.core.somaxconn", "4096"},
+                      {"net.ipv4.tcp_orphan_retries", "0"},
+                      {"net.ipv4.tcp_mem", "1 2 3"}};
   in.after.sockstat = {{"TCP.tw", 7000}, {"TCP.orphan", 3}};
   in.after.settings.local_port_range = {{32768, 60999}};
   tcpfsm::Observation o;

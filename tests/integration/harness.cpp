@@ -306,4 +306,10 @@ std::map<std::string, uint64_t> nstat_counters() {
   return out;
 }
 
+bool sh(const std::string& cmd) {
+  const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
+  EXPECT_EQ(rc, 0) << cmd;
+  return rc == 0;
+}
+
 }  // namespace tcpfsm::test

@@ -2,17 +2,23 @@
 // test process's private network namespace, and a live Tracer.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -123,5 +129,69 @@ class Binary {
 };
 std::string slurp(const std::string& path);
 std::vector<std::string> lines(const std::string& s);
+
+// Runs a shell command, its output discarded; a test failure unless it exits 0.
+bool sh(const std::string& cmd);
+
+// A second namespace reached over a veth pair: 10.77.0.1 here, 10.77.0.2
+// there. cut() adds a blackhole route back to us on the far side: what we
+// send still arrives, nothing it answers (SYN-ACK, ACK, RST) comes back, so
+// here the path is dead, and our sends never fail locally. This kernel has
+// no tc/netem; this is the dead path it can make.
+class DeadPath {
+ public:
+  DeadPath() : ns_("tcpfsm-dead-" + std::to_string(getpid())) {
+    const std::string in = "ip netns exec " + ns_ + " ";
+    ok_ = sh("ip netns add " + ns_) && sh("ip link add tfsm0 type veth peer name tfsm1 address 02:77:00:00:00:02") &&
+          sh("ip link set tfsm1 netns " + ns_) && sh("ip addr add 10.77.0.1/24 dev tfsm0") &&
+          sh("ip link set tfsm0 up") &&
+          // No ARP on a path about to die: a failed resolution would turn it into EHOSTUNREACH.
+          sh("ip neigh replace 10.77.0.2 lladdr 02:77:00:00:00:02 dev tfsm0 nud permanent") &&
+          sh(in + "ip link set lo up") && sh(in + "ip addr add 10.77.0.2/24 dev tfsm1") &&
+          sh(in + "ip link set tfsm1 up");
+  }
+  // The link goes first, at once: a deleted namespace frees its devices
+  // later, and the next DeadPath in this process would find tfsm0 taken.
+  ~DeadPath() {
+    (void)std::system("ip link del tfsm0 2>/dev/null");
+    (void)std::system(("ip netns del " + ns_ + " 2>/dev/null").c_str());
+  }
+  bool ok() const { return ok_; }
+  void cut() { EXPECT_TRUE(sh("ip netns exec " + ns_ + " ip route add blackhole 10.77.0.1/32")); }
+  // A listener on 10.77.0.2:port, created in the far namespace.
+  Fd listen_there(uint16_t port) {
+    Fd l;
+    std::thread([&] {
+      const int nsfd = open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
+      EXPECT_GE(nsfd, 0);
+      EXPECT_EQ(setns(nsfd, CLONE_NEWNET), 0) << strerror(errno);  // this thread only
+      close(nsfd);
+      l = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      sockaddr_in a = there(port);
+      EXPECT_EQ(bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+      EXPECT_EQ(listen(l.get(), 16), 0);
+    }).join();
+    return l;
+  }
+  static sockaddr_in there(uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(0x0a4d0002);  // 10.77.0.2
+    return a;
+  }
+  // A non-blocking connect to 10.77.0.2:port; connected() waits for it.
+  static Fd start_connect(uint16_t port) {
+    Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_in a = there(port);
+    const int rc = connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    EXPECT_TRUE(rc == 0 || errno == EINPROGRESS) << strerror(errno);
+    return c;
+  }
+
+ private:
+  std::string ns_;
+  bool ok_ = false;
+};
 
 }  // namespace tcpfsm::test

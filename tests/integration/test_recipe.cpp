@@ -1,10 +1,9 @@
 // `tcpfsm doctor --recipe` on a seed post's own recipe, judged against a
 // private namespace whose TIME_WAIT and orphaned FIN_WAIT2 the test made:
 // the verdicts that rest on evidence follow it, and every line gets one.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <sched.h>
 
 #include <fstream>

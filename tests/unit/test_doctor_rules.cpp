@@ -85,7 +85,51 @@ DoctorInput sick() {
   o.time_wait_client = 10;
   o.time_wait_server_ports = {{80, 60}};
   o.orphan_fin_wait2 = 100;
+  for (uint8_t state : {TCPFSM_FIN_WAIT1, TCPFSM_LAST_ACK, TCPFSM_CLOSING}) {
+    ClosingStall c;
+    c.state = state;
+    c.peer = "10.0.0.9";
+    c.sockets = c.orphaned = c.no_ack.retransmitting = 6;
+    c.no_ack.max_retransmits = 4;
+    c.no_ack.unacked_segments = 6;
+    c.no_ack.send_q_bytes = 6;
+    c.since_last_ack_ms = 5000;
+    o.closing.push_back(c);
+  }
   return in;
+}
+
+// ---- closing sockets that get no ACK
+
+TEST(DoctorClosingRules, DeadPathZeroWindowAndTheThreshold) {
+  DoctorInput in = healthy();
+  ClosingStall c;
+  c.state = TCPFSM_FIN_WAIT1;
+  c.peer = "10.77.0.2";
+  c.sockets = 7;
+  c.orphaned = 7;
+  c.no_ack.retransmitting = 4;  // below the threshold of 5: a loss being repaired
+  c.no_ack.max_retransmits = 3;
+  in.observation->closing = {c};
+  EXPECT_TRUE(run(check_fin_wait1_stuck, in).empty());
+  in.observation->closing[0].no_ack.retransmitting = 7;
+  auto f = run(check_fin_wait1_stuck, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].title, "7 sockets in FIN_WAIT1 to 10.77.0.2 get no ACK: a dead path or a dead peer");
+  EXPECT_THAT(f[0].explanation, HasSubstr("tcp_orphan_retries = 0, which means 8"));
+  EXPECT_THAT(f[0].action, HasSubstr("ss -tnoi state fin-wait-1 dst 10.77.0.2"));
+  in.observation->closing[0].no_ack.retransmitting = 1;
+  in.observation->closing[0].no_ack.zero_window = 6;
+  f = run(check_fin_wait1_stuck, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_THAT(f[0].title, HasSubstr("the peer's window is closed, it does not read"));
+  // LAST_ACK is its own rule.
+  EXPECT_TRUE(run(check_last_ack_stuck, in).empty());
+  in.observation->closing[0].state = TCPFSM_LAST_ACK;
+  f = run(check_last_ack_stuck, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].id, "last_ack_stuck");
+  EXPECT_THAT(f[0].action, HasSubstr("state last-ack"));
 }
 
 // ---- the table
@@ -96,10 +140,10 @@ TEST(DoctorRuleTable, HoldsEveryRuleOnceInReportOrder) {
     ids.push_back(r.id);
     EXPECT_NE(r.check, nullptr) << r.id;
   }
-  const std::vector<std::string_view> expected = {"close_wait_leak",     "timewait_limit",     "ephemeral_ports",
-                                                  "server_closes_first", "orphaned_fin_wait2", "listen_queue",
-                                                  "tw_recycle",          "timestamps_off",     "syncookies_off",
-                                                  "tw_buckets_low",      "fin_timeout_changed"};
+  const std::vector<std::string_view> expected = {
+      "close_wait_leak", "timewait_limit",  "ephemeral_ports", "server_closes_first", "orphaned_fin_wait2",
+      "listen_queue",    "fin_wait1_stuck", "last_ack_stuck",  "closing_stuck",       "tw_recycle",
+      "timestamps_off",  "syncookies_off",  "tw_buckets_low",  "fin_timeout_changed"};
   EXPECT_EQ(ids, expected);
   EXPECT_EQ(std::set<std::string_view>(ids.begin(), ids.end()).size(), ids.size());
 }
@@ -132,8 +176,8 @@ TEST(DoctorRuleTable, DiagnoseIsTheTableWorstFirstInTableOrder) {
   const std::vector<std::string> expected = {// critical
                                              "timewait_limit", "ephemeral_ports", "tw_recycle",
                                              // warning
-                                             "close_wait_leak", "orphaned_fin_wait2", "listen_queue", "timestamps_off",
-                                             "syncookies_off",
+                                             "close_wait_leak", "orphaned_fin_wait2", "listen_queue", "fin_wait1_stuck",
+                                             "last_ack_stuck", "closing_stuck", "timestamps_off", "syncookies_off",
                                              // info
                                              "server_closes_first", "tw_buckets_low", "fin_timeout_changed"};
   EXPECT_EQ(got, expected);

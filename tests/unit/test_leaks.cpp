@@ -167,8 +167,65 @@ TEST(Leaks, OnlyStuckStatesCount) {
   std::vector<uint8_t> states;
   for (const auto& g : r.groups) states.push_back(g.state);
   // Report order: CLOSE_WAIT first.
-  EXPECT_EQ(states, (std::vector<uint8_t>{TCPFSM_CLOSE_WAIT, TCPFSM_FIN_WAIT2, TCPFSM_LAST_ACK, TCPFSM_CLOSING,
-                                          TCPFSM_SYN_SENT}));
+  EXPECT_EQ(states, (std::vector<uint8_t>{TCPFSM_CLOSE_WAIT, TCPFSM_FIN_WAIT1, TCPFSM_FIN_WAIT2, TCPFSM_LAST_ACK,
+                                          TCPFSM_CLOSING, TCPFSM_SYN_SENT}));
+}
+
+// Sockets found already stuck, dated by what the kernel keeps, as lower
+// bounds: SYN timeouts doubling from 1 s, a FIN's from 200 ms (only when
+// the FIN alone is outstanding), an orphaned FIN_WAIT2's timer.
+TEST(Leaks, SocketsFoundStuckAreDatedByTheirTimers) {
+  FakeOwners owners;
+  auto found = [](uint8_t state, uint64_t cookie) { return sock(state, cookie, 0, UINT64_MAX); };
+  SocketRecord syn = found(TCPFSM_SYN_SENT, 1);
+  syn.timer = kDiagTimerRetransmit;
+  syn.retrans = 2;  // 1 s + 2 s
+  SocketRecord fin = found(TCPFSM_FIN_WAIT1, 2);
+  fin.timer = kDiagTimerRetransmit;
+  fin.retrans = 3;  // 0.2 + 0.4 + 0.8 s
+  fin.wqueue = 1;
+  SocketRecord data = fin;  // data before the FIN: its head may predate the state
+  data.cookie = 3;
+  data.wqueue = 5000;
+  SocketRecord fw2 = found(TCPFSM_FIN_WAIT2, 4);
+  fw2.timewait = true;
+  fw2.expires_ms = 58'400;  // of 60 s
+  SocketRecord other_ns = fw2;
+  other_ns.cookie = 5;
+  other_ns.netns = 4026532000U;  // whose tcp_fin_timeout is not known
+  LeakOptions o = opts10();
+  o.min_age_ns = kSec;
+  o.timers_netns = 4026531840U;
+  o.fin_timeout_ms = 60'000;
+  o.syn_linear_timeouts = 0;  // doubling from the first
+  o.rto_min_ns = 200'000'000;
+  o.rto_max_ns = 120 * kSec;
+  LeakFinder f(o);
+  auto r = f.analyze({syn, fin, data, fw2, other_ns}, kNow, owners);
+  std::map<uint8_t, uint64_t> age;
+  for (const auto& g : r.groups) {
+    EXPECT_FALSE(g.ages_exact);
+    EXPECT_EQ(g.count, 1u) << int(g.state);
+    age[g.state] = g.oldest_ns;
+  }
+  EXPECT_EQ(age[TCPFSM_SYN_SENT], 3 * kSec);
+  EXPECT_EQ(age[TCPFSM_FIN_WAIT1], 1400 * kSec / 1000);
+  EXPECT_EQ(age[TCPFSM_FIN_WAIT2], 1600 * kSec / 1000);
+  EXPECT_EQ(r.undated, 2u);  // the FIN behind data, the other namespace's orphan
+
+  // tcp_syn_linear_timeouts = 4 (this kernel's default): the first five SYN
+  // timeouts are 1 s each. In a namespace whose settings are unknown, every
+  // timeout counts 1 s: a weaker bound, never a wrong one.
+  syn.retrans = 6;  // 5 x 1 s, then 2 s
+  o.syn_linear_timeouts = 4;
+  LeakFinder linear(o);
+  SocketRecord syn_other = syn;
+  syn_other.cookie = 9;
+  syn_other.netns = 4026532000U;
+  r = linear.analyze({syn, syn_other}, kNow, owners);
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_EQ(r.groups[0].oldest_ns, 7 * kSec);
+  EXPECT_EQ(r.groups[0].newest_ns, 6 * kSec);
 }
 
 TEST(Leaks, SharedSocketListsEveryHolder) {

@@ -212,8 +212,8 @@ TEST(RecipeVerdicts, UnknownMisspeltAndRefusedValues) {
 }
 
 TEST(RecipeVerdicts, ALaterLineOverridesAnEarlierOne) {
-  const auto v = judge_recipe(parse_recipe("net.ipv4.tcp_fin_timeout = 30\nnet.ipv4.tcp_fin_timeout = 20\n"),
-                              debian_host());
+  const auto v =
+      judge_recipe(parse_recipe("net.ipv4.tcp_fin_timeout = 30\nnet.ipv4.tcp_fin_timeout = 20\n"), debian_host());
   ASSERT_EQ(v.size(), 2u);
   EXPECT_THAT(v[0].evidence.back(), HasSubstr("a later line of the recipe sets it again"));
   EXPECT_THAT(v[1].evidence.back(), ::testing::Not(HasSubstr("a later line")));
@@ -260,8 +260,9 @@ TEST(RecipeVerdicts, AHostCopyIsReadThroughProcRoot) {
   std::ofstream(root + "/net/snmp") << "Tcp: ActiveOpens\nTcp: 1\n";
   std::ofstream(root + "/net/sockstat") << "TCP: inuse 5 orphan 0 tw 100000 alloc 8 mem 1\n";
   std::ofstream(root + "/net/softnet_stat") << "0000ab12 00000003 00000000\n0000ab12 0000000a 00000001\n";
-  const Recipe r = parse_recipe("net.ipv4.tcp_max_tw_buckets = 5000\nnet.ipv4.ip_local_port_range = 1024 65000\n"
-                                "net.ipv4.tcp_fin_timeout = 30\n");
+  const Recipe r = parse_recipe(
+      "net.ipv4.tcp_max_tw_buckets = 5000\nnet.ipv4.ip_local_port_range = 1024 65000\n"
+      "net.ipv4.tcp_fin_timeout = 30\n");
   auto host = read_host(root, "", recipe_sysctls(r));
   fs::remove_all(root);
   ASSERT_TRUE(host.ok()) << host.error().message;

@@ -5,12 +5,17 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "base/cgroup.hpp"
+#include "collect/netns.hpp"
 #include "model/event.hpp"
+#include "model/tcp_state.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -26,6 +31,52 @@ size_t state_rank(uint8_t state) {
 // last ACK newer: the time since it is at most the time in the state.
 bool dated_by_last_ack(uint8_t state) {
   return state == TCPFSM_CLOSE_WAIT || state == TCPFSM_FIN_WAIT2 || state == TCPFSM_CLOSING;
+}
+
+// The time a retransmission timer has run through `n` timeouts in a row at
+// least: `linear` of `first_ns` each, then doubling, none past `max_ns`.
+uint64_t backoff_ns(uint32_t n, uint64_t first_ns, uint32_t linear, uint64_t max_ns) {
+  uint64_t total = 0, rto = first_ns;
+  for (uint32_t i = 0; i < n; ++i) {
+    total += std::min(rto, max_ns);
+    if (i + 1 >= linear) rto = std::min(rto * 2, max_ns);
+  }
+  return total;
+}
+
+// What the kernel keeps of how long a socket found already in its state has
+// been there, as a lower bound; 0 when it keeps nothing that says.
+//  - SYN_SENT, SYN_RECV: the state began with the first SYN (SYN-ACK); each
+//    timeout lasts TCP_TIMEOUT_INIT, 1 s, the first tcp_syn_linear_timeouts
+//    of a SYN's, then doubles. In a namespace whose settings are not known,
+//    every timeout counts 1 s.
+//  - FIN_WAIT1, LAST_ACK with only the FIN outstanding (Send-Q 1): the FIN
+//    was sent on entering the state, and each timeout since doubled from at
+//    least tcp_rto_min. With data before it, the head segment may be older
+//    than the state: nothing is said.
+//  - an orphaned FIN_WAIT2 (a timewait socket): its timer was set to
+//    tcp_fin_timeout (60 s at most) on entering; what has run of it.
+uint64_t kernel_age_bound_ns(const SocketRecord& r, const LeakOptions& o) {
+  constexpr uint64_t kMs = 1'000'000;
+  const bool known = o.timers_netns && r.netns == o.timers_netns;
+  if (r.timewait) {
+    if (r.state != TCPFSM_FIN_WAIT2 || !known || !o.fin_timeout_ms) return 0;
+    const uint64_t timeout = std::min<uint64_t>(o.fin_timeout_ms, 60'000);
+    return r.expires_ms <= timeout ? (timeout - r.expires_ms) * kMs : 0;
+  }
+  if (r.timer != kDiagTimerRetransmit || r.retrans == 0) return 0;
+  switch (r.state) {
+    case TCPFSM_SYN_SENT:
+      return known ? backoff_ns(r.retrans, 1000 * kMs, o.syn_linear_timeouts + 1, o.rto_max_ns)
+                   : uint64_t{r.retrans} * 1000 * kMs;
+    case TCPFSM_SYN_RECV:
+      return known ? backoff_ns(r.retrans, 1000 * kMs, 0, o.rto_max_ns) : uint64_t{r.retrans} * 1000 * kMs;
+    case TCPFSM_FIN_WAIT1:
+    case TCPFSM_LAST_ACK:
+      return known && r.wqueue <= 1 ? backoff_ns(r.retrans, o.rto_min_ns, 0, o.rto_max_ns) : 0;
+    default:
+      return 0;
+  }
 }
 
 bool is_any(const std::array<uint8_t, 16>& a) {
@@ -58,6 +109,7 @@ struct LeakFinder::Acc {
   bool exact = true;
   uint64_t growth = 0;
   uint64_t recv_q = 0;
+  NoAckTally no_ack;
   std::map<PeerKey, uint64_t> peers;
   std::map<uint16_t, uint64_t> ports;
   std::set<uint32_t> netns;
@@ -72,6 +124,15 @@ LeakFinder::Listeners LeakFinder::listeners_of(const std::vector<SocketRecord>& 
   return out;
 }
 
+std::string stuck_states_text() {
+  std::string out;
+  for (size_t i = 0; i < kStuckStates.size(); ++i) {
+    if (i) out += i + 1 == kStuckStates.size() ? " or " : ", ";
+    out += state_name(kStuckStates[i]);
+  }
+  return out;
+}
+
 bool is_stuck_state(uint8_t state) {
   return std::find(kStuckStates.begin(), kStuckStates.end(), state) != kStuckStates.end();
 }
@@ -80,6 +141,38 @@ uint32_t leak_dump_states() {
   uint32_t mask = (1U << TCPFSM_LISTEN) | (1U << TCPFSM_TIME_WAIT) | (1U << TCPFSM_NEW_SYN_RECV);
   for (uint8_t s : kStuckStates) mask |= 1U << s;
   return mask;
+}
+
+namespace {
+
+// The calling thread's namespace's settings (net sysctls are the reader's namespace's).
+void read_timers(LeakOptions& o, uint32_t ns) {
+  auto read = [](const char* name) -> std::optional<int64_t> {
+    std::ifstream f(std::string("/proc/sys/net/ipv4/") + name);
+    int64_t v = 0;
+    if (!(f >> v) || v < 0) return std::nullopt;
+    return v;
+  };
+  const auto fin = read("tcp_fin_timeout");
+  if (!fin) return;
+  o.timers_netns = ns;
+  o.fin_timeout_ms = static_cast<uint64_t>(*fin) * 1000;
+  o.syn_linear_timeouts = static_cast<uint32_t>(std::min<int64_t>(read("tcp_syn_linear_timeouts").value_or(0), 255));
+  o.rto_min_ns = static_cast<uint64_t>(read("tcp_rto_min_us").value_or(200'000)) * 1000;
+  o.rto_max_ns = static_cast<uint64_t>(read("tcp_rto_max_ms").value_or(120'000)) * 1'000'000;
+}
+
+}  // namespace
+
+void know_timers(LeakOptions& o, uint32_t netns) {
+  auto own = own_netns();
+  if (!own) return;
+  if (!netns || netns == *own) return read_timers(o, *own);
+  NamespacePaths found = find_namespaces(netns, *own);
+  std::thread([&] {
+    int err = 0;
+    if (enter_namespace(netns, found.paths[netns], err) == Entered::Yes) read_timers(o, netns);
+  }).join();
 }
 
 Status set_holder_filters(LeakOptions& o, const FilterSpec& f) {
@@ -124,6 +217,10 @@ LeakFinder::Item LeakFinder::date(const SocketRecord& r, uint64_t now_ns,
     it.age_ns = since_ack;
     it.source = AgeSource::LastReceived;
   }
+  if (const uint64_t bound = kernel_age_bound_ns(r, opts_); bound > it.age_ns) {
+    it.age_ns = bound;
+    it.source = AgeSource::Timer;
+  }
   return it;
 }
 
@@ -162,6 +259,7 @@ LeakGroup LeakFinder::group_of(uint8_t state, HolderKind kind, bool via_listener
   g.ages_exact = a.exact;
   g.growth_per_min = a.growth;
   g.recv_q_bytes = a.recv_q;
+  g.no_ack = a.no_ack;
   const auto peers = most_first(a.peers);
   g.distinct_peers = peers.size();
   for (size_t i = 0; i < peers.size() && i < opts_.top_peers; ++i) {
@@ -243,6 +341,7 @@ std::map<LeakFinder::GroupKey, LeakFinder::Acc> LeakFinder::accumulate(const std
     // The peer's FIN takes one sequence number, which Recv-Q counts.
     const bool fin_in = r.state == TCPFSM_CLOSE_WAIT || r.state == TCPFSM_LAST_ACK || r.state == TCPFSM_CLOSING;
     a.recv_q += fin_in && r.rqueue ? r.rqueue - 1 : r.rqueue;
+    if (is_closing_state(r.state)) a.no_ack.add(r);
     ++a.peers[{r.family, r.daddr, r.dport}];
     ++a.ports[r.sport];
     a.netns.insert(r.netns);

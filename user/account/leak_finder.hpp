@@ -25,9 +25,12 @@
 namespace tcpfsm {
 
 // Where sockets get stuck, in report order.
-inline constexpr std::array<uint8_t, 6> kStuckStates = {TCPFSM_CLOSE_WAIT, TCPFSM_FIN_WAIT2, TCPFSM_LAST_ACK,
-                                                        TCPFSM_CLOSING,    TCPFSM_SYN_SENT,  TCPFSM_SYN_RECV};
+inline constexpr std::array<uint8_t, 7> kStuckStates = {TCPFSM_CLOSE_WAIT, TCPFSM_FIN_WAIT1, TCPFSM_FIN_WAIT2,
+                                                        TCPFSM_LAST_ACK,   TCPFSM_CLOSING,   TCPFSM_SYN_SENT,
+                                                        TCPFSM_SYN_RECV};
 bool is_stuck_state(uint8_t state);
+// "CLOSE_WAIT, FIN_WAIT1, ... or SYN_RECV", for the texts that list them.
+std::string stuck_states_text();
 
 // The DumpRequest::states a leak pass needs: the stuck states, plus
 // listeners (SYN_RECV and unaccepted sockets are theirs) and TIME_WAIT (an
@@ -73,6 +76,8 @@ enum class HolderKind {
 enum class AgeSource {
   Traced,        // tcpfsm saw it enter the state: exact
   LastReceived,  // found in it; dated by the last ACK it received (CLOSE_WAIT, FIN_WAIT2, CLOSING)
+  Timer,         // found in it; dated by what the kernel keeps: its retransmissions and their backoff
+                 // (FIN_WAIT1, LAST_ACK, SYN_SENT, SYN_RECV), or its timer (orphaned FIN_WAIT2)
   FirstSeen,     // found in it; at least as old as tcpfsm has seen it
 };
 
@@ -102,6 +107,7 @@ struct LeakGroup {
   // tcpfsm first saw them don't count.
   uint64_t growth_per_min = 0;
   uint64_t recv_q_bytes = 0;           // unread data left in them (Recv-Q), full sockets
+  NoAckTally no_ack;                   // closing states (FIN_WAIT1, LAST_ACK, CLOSING): why they are still there
   std::vector<PeerCount> peers;        // top peers, most sockets first
   std::vector<PortCount> local_ports;  // top local ports
   uint64_t distinct_peers = 0, distinct_local_ports = 0;
@@ -118,6 +124,15 @@ struct LeakReport {
 
 struct LeakOptions {
   uint64_t min_age_ns = 10'000'000'000ULL;
+  // The retransmission settings of namespace timers_netns, with which a
+  // socket found already stuck in it is dated by its timers (another
+  // namespace's may differ: only SYNs are dated there, every timeout taken
+  // as the shortest, 1 s). 0: unknown.
+  uint32_t timers_netns = 0;
+  uint64_t fin_timeout_ms = 0;       // tcp_fin_timeout: an orphaned FIN_WAIT2's timer
+  uint32_t syn_linear_timeouts = 0;  // tcp_syn_linear_timeouts (6.5+): SYN timeouts that do not double
+  uint64_t rto_min_ns = 0;           // tcp_rto_min_us (200 ms before it existed)
+  uint64_t rto_max_ns = 0;           // tcp_rto_max_ms (120 s before it existed)
   size_t top_peers = 5;
   size_t top_ports = 5;
   // Holder filters: only groups of a process with this pid, this comm, or
@@ -132,6 +147,11 @@ struct LeakOptions {
 // /proc/PID/cgroup names it, which needs the cgroup2 mount: a usage error
 // when the directory is not under one.
 Status set_holder_filters(LeakOptions& o, const FilterSpec& f);
+
+// Sets the timer settings of LeakOptions to those of network namespace
+// `netns` (0: this thread's), read on a thread that entered it; leaves them
+// unknown when they cannot be read.
+void know_timers(LeakOptions& o, uint32_t netns = 0);
 
 class LeakFinder {
  public:

@@ -12,6 +12,7 @@ CLI::App* DoctorFlags::add(CLI::App& app) {
       "stuck sockets, TIME_WAIT by side, listen queues), and reports findings: severity, evidence with its\n"
       "source, why, and what to do. CLOSE_WAIT leaks, TIME_WAIT near tcp_max_tw_buckets, ephemeral port\n"
       "pressure per destination, the server closing first, orphaned FIN_WAIT2, listen-queue overflows,\n"
+      "FIN_WAIT1/LAST_ACK/CLOSING that get no ACK (a dead path, or a peer whose window is closed),\n"
       "tcp_tw_recycle, and recipe settings that hurt. Exit status: 0 healthy, 1 warnings or worse, 2 usage.\n"
       "\n"
       "--recipe judges a sysctl recipe (sysctl.conf lines, or a blog post's paste: several settings on a line,\n"

@@ -60,6 +60,7 @@ bool walk_attrs(const std::byte* p, size_t len, Fn&& fn) {
 struct Attrs {
   bool shutdown = false;  // INET_DIAG_SHUTDOWN present: a full socket
   std::optional<uint32_t> last_ack_recv_ms;
+  std::optional<SendState> send;
   std::optional<tcpfsm_sk_info> storage;
 };
 
@@ -80,8 +81,16 @@ std::optional<Attrs> parse_attrs(const std::byte* p, size_t len) {
         return true;
       case INET_DIAG_INFO:
         // Older kernels send a shorter tcp_info: then the field is absent.
-        if (vlen >= offsetof(tcp_info, tcpi_last_ack_recv) + sizeof(uint32_t))
+        if (vlen >= offsetof(tcp_info, tcpi_last_ack_recv) + sizeof(uint32_t)) {
           out.last_ack_recv_ms = load<uint32_t>(v + offsetof(tcp_info, tcpi_last_ack_recv));
+          SendState s;
+          s.retransmits = load<uint8_t>(v + offsetof(tcp_info, tcpi_retransmits));
+          s.probes = load<uint8_t>(v + offsetof(tcp_info, tcpi_probes));
+          s.unacked = load<uint32_t>(v + offsetof(tcp_info, tcpi_unacked));
+          if (vlen >= offsetof(tcp_info, tcpi_total_retrans) + sizeof(uint32_t))
+            s.total_retrans = load<uint32_t>(v + offsetof(tcp_info, tcpi_total_retrans));
+          out.send = s;
+        }
         return true;
       case INET_DIAG_SK_BPF_STORAGES:
         return walk_attrs(v, vlen, storages);
@@ -131,6 +140,7 @@ Result<SocketRecord> socket_record(const std::byte* payload, size_t plen, size_t
   r.netns = netns;
   r.expires_ms = m.idiag_expires;
   r.timer = m.idiag_timer;
+  r.retrans = m.idiag_retrans;
   const size_t addr_len = m.idiag_family == AF_INET ? 4 : 16;
   std::memcpy(r.saddr.data(), m.id.idiag_src, addr_len);
   std::memcpy(r.daddr.data(), m.id.idiag_dst, addr_len);
@@ -144,6 +154,7 @@ Result<SocketRecord> socket_record(const std::byte* payload, size_t plen, size_t
     r.has_last_ack_recv = true;
     r.last_ack_recv_ms = *attrs->last_ack_recv_ms;
   }
+  if (attrs->send) r.send = *attrs->send;
   // The storage dates the state it names; an entry cloned from a
   // listener, or one of a state the socket has left, dates nothing.
   if (attrs->storage && attrs->storage->ts_ns && attrs->storage->state == r.state && !r.timewait)

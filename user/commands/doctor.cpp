@@ -169,6 +169,7 @@ Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctl
   if (!dump) return dump.error();
   LeakOptions lopts;
   lopts.min_age_ns = static_cast<uint64_t>(std::min(opts.observe_s, 10.0) * 1e9);
+  know_timers(lopts, opts.netns);  // dates sockets found already stuck
   LeakFinder finder(lopts);
   ProcOwnerLookup owners(std::chrono::seconds(2));
   LeakReport leaks = finder.analyze(dump->sockets, monotonic_ns(), owners);

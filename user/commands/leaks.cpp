@@ -43,6 +43,7 @@ Status run_leaks(const LeaksOptions& opts) {
   if (auto st = resolve_filter(filter); !st) return st;
   LeakOptions lopts;
   lopts.min_age_ns = static_cast<uint64_t>(opts.min_age_s * 1e9);
+  know_timers(lopts, filter.netns);  // dates sockets found already stuck
   if (auto st = set_holder_filters(lopts, filter); !st) return st;
   if (auto st = preflight(); !st) return st;
   TracerOptions topts;

@@ -17,6 +17,7 @@ Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   if (auto st = preflight(); !st) return st.error();
   LeakOptions leak;
   leak.min_age_ns = opts.stuck_min_age_ns;
+  know_timers(leak, opts.filter.netns);  // dates sockets found already stuck
   if (auto st = set_holder_filters(leak, opts.filter); !st) return st.error();
   TracerOptions topts;
   topts.filter = opts.filter;

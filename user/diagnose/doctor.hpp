@@ -87,6 +87,17 @@ struct ListenerStat {
   uint64_t syn_recv = 0;
 };
 
+// Closing sockets of one state (FIN_WAIT1, LAST_ACK, CLOSING) to one peer
+// address, from the dump's tcp_info: how many wait for an ACK that does not come.
+struct ClosingStall {
+  uint8_t state = 0;
+  std::string peer;
+  uint64_t sockets = 0;   // in the state to this peer
+  uint64_t orphaned = 0;  // of those, closed by their process (no inode)
+  NoAckTally no_ack;
+  uint64_t since_last_ack_ms = 0;  // the longest time since an ACK arrived, over them
+};
+
 // What the live engines saw; built by summarize_observation from a dump
 // taken at the end and the connections counted while watching.
 struct Observation {
@@ -99,6 +110,7 @@ struct Observation {
   std::vector<ListenerStat> listeners;        // fullest first
   uint64_t orphan_fin_wait2 = 0;              // FIN_WAIT2 no process holds any more
   uint64_t keepalive = 0;                     // ESTABLISHED sockets whose keepalive timer runs (SO_KEEPALIVE)
+  std::vector<ClosingStall> closing;          // most stalled first; every (state, peer) with a stalled socket
   LeakReport leaks;
   uint64_t leak_min_age_ns = 0;
   uint64_t events = 0, lost = 0;

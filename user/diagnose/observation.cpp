@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #include "diagnose/doctor.hpp"
@@ -108,6 +109,21 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
       if (const BoundListener* l = listener_of(r, by_port)) ++o.listeners[l->index].syn_recv;
     }
   }
+  std::map<std::tuple<uint8_t, uint8_t, std::array<uint8_t, 16>>, ClosingStall> closing;
+  for (const auto& r : dump) {
+    if (r.timewait || r.request || !is_closing_state(r.state)) continue;
+    ClosingStall& c = closing[{r.state, r.family, r.daddr}];
+    c.state = r.state;
+    c.peer = format_addr(r.family, r.daddr);
+    ++c.sockets;
+    if (r.inode == 0) ++c.orphaned;
+    c.no_ack.add(r);
+    if (r.has_last_ack_recv) c.since_last_ack_ms = std::max<uint64_t>(c.since_last_ack_ms, r.last_ack_recv_ms);
+  }
+  for (auto& [k, c] : closing)
+    if (c.no_ack.stalled() > 0) o.closing.push_back(std::move(c));
+  std::stable_sort(o.closing.begin(), o.closing.end(),
+                   [](const auto& a, const auto& b) { return a.no_ack.stalled() > b.no_ack.stalled(); });
   for (auto& [k, d] : dests) o.destinations.push_back(d);
   std::stable_sort(o.destinations.begin(), o.destinations.end(), [](const auto& a, const auto& b) {
     if ((a.no_local_port > 0) != (b.no_local_port > 0)) return a.no_local_port > 0;  // failing now: first

@@ -136,8 +136,9 @@ bool under_pressure(const PortPressure& p) {
 std::string pressure_text(const PortPressure& p) {
   if (!p.known) return "connections per destination: not watched (files only)";
   if (p.busiest.empty()) return "no outgoing connection during the watch";
-  return fmt::format("busiest destination {}: {} connects or TIME_WAIT of {} local ports; {} connects found no free port",
-                     p.busiest, p.held, p.range, p.failed);
+  return fmt::format(
+      "busiest destination {}: {} connects or TIME_WAIT of {} local ports; {} connects found no free port", p.busiest,
+      p.held, p.range, p.failed);
 }
 
 Judgment tw_recycle(const Evidence& ev, const RecipeSetting& s) {
@@ -169,8 +170,9 @@ Judgment tw_reuse(const Evidence& ev, const RecipeSetting& s) {
   j.evidence.push_back(pressure_text(p));
   if (v == 0) {
     j.verdict = under_pressure(p) ? Verdict::Harmful : Verdict::UnneededHere;
-    j.why = "0 stops outgoing connect() from taking ports held by TIME_WAIT, even on loopback (the default 2 allows "
-            "it there).";
+    j.why =
+        "0 stops outgoing connect() from taking ports held by TIME_WAIT, even on loopback (the default 2 allows "
+        "it there).";
     return j;
   }
   if (ts && *ts == 0) {
@@ -228,10 +230,10 @@ Judgment max_tw_buckets(const Evidence& ev, const RecipeSetting& s) {
   const int64_t v = s.numbers.front();
   const int64_t highest = ev.time_wait_highest();
   const auto cur = ev.current_int(s.setting);
-  j.evidence.push_back(fmt::format(
-      "TIME_WAIT: {} at most, read at the start and end of {} (/proc/net/sockstat tw{}; it counts orphaned "
-      "FIN_WAIT2 too, as the limit does)",
-      highest, ev.watched_or_files(), ev.observed() ? ", sock_diag" : ""));
+  j.evidence.push_back(
+      fmt::format("TIME_WAIT: {} at most, read at the start and end of {} (/proc/net/sockstat tw{}; it counts orphaned "
+                  "FIN_WAIT2 too, as the limit does)",
+                  highest, ev.watched_or_files(), ev.observed() ? ", sock_diag" : ""));
   j.evidence.push_back(fmt::format("tcp_max_tw_buckets = {} now", cur ? std::to_string(*cur) : "unknown"));
   j.evidence.push_back(ev.counter_text("TcpExt.TCPTimeWaitOverflow"));
   const std::string what =
@@ -273,8 +275,8 @@ Judgment fin_timeout(const Evidence& ev, const RecipeSetting& s) {
     j.why = what + " Nothing read from files shows orphaned FIN_WAIT2.";
     return j;
   }
-  j.evidence.push_back(fmt::format("{} orphaned FIN_WAIT2 at the end of {} (sock_diag)", o->orphan_fin_wait2,
-                                   ev.watched_or_files()));
+  j.evidence.push_back(
+      fmt::format("{} orphaned FIN_WAIT2 at the end of {} (sock_diag)", o->orphan_fin_wait2, ev.watched_or_files()));
   if (o->orphan_fin_wait2 > 0 && cur && v < *cur) {
     j.verdict = Verdict::HelpsHere;
     j.why = fmt::format("{} They would go after {} instead of {}.", what, seconds_text(v), seconds_text(*cur));
@@ -325,8 +327,8 @@ Judgment local_port_range(const Evidence& ev, const RecipeSetting& s) {
         fmt::join(exposed, ", ")));
   if (under_pressure(p) && size > p.range) {
     j.verdict = Verdict::HelpsHere;
-    j.why = fmt::format("{} local ports instead of {} for each destination: outgoing connections here run short.",
-                        size, p.range);
+    j.why = fmt::format("{} local ports instead of {} for each destination: outgoing connections here run short.", size,
+                        p.range);
   } else if (p.known && size < p.range && p.held * 2 >= static_cast<uint64_t>(size)) {
     j.verdict = Verdict::Harmful;
     j.why = fmt::format("{} local ports instead of {}, and the busiest destination already holds {}.", size, p.range,
@@ -363,7 +365,8 @@ Judgment keepalive(const Evidence& ev, const RecipeSetting& s) {
     j.why = what + " No socket here asks for it.";
   } else {
     j.verdict = Verdict::HelpsHere;
-    j.why = what + fmt::format(" {} sockets here ask for it and would notice a dead peer at this setting.", o->keepalive);
+    j.why =
+        what + fmt::format(" {} sockets here ask for it and would notice a dead peer at this setting.", o->keepalive);
   }
   return j;
 }
@@ -407,8 +410,8 @@ Judgment orphan_retries(const Evidence& ev, const RecipeSetting& s) {
   const int64_t before = cur ? (*cur == 0 ? 8 : *cur) : 8;
   if (orphans > 0 && v > 0 && v < before) {
     j.verdict = Verdict::HelpsHere;
-    j.why = what + fmt::format(" {} orphans here would be dropped after {} retransmissions instead of {}.", orphans,
-                               v, before);
+    j.why = what + fmt::format(" {} orphans here would be dropped after {} retransmissions instead of {}.", orphans, v,
+                               before);
   } else {
     j.verdict = Verdict::UnneededHere;
     j.why = what + (orphans ? " It does not shorten them here." : " There are none here.");
@@ -512,9 +515,10 @@ Judgment netdev_max_backlog(const Evidence& ev, const RecipeSetting& s) {
     return j;
   }
   const int64_t moved = std::max<int64_t>(0, *a - b.value_or(*a));
-  j.evidence.push_back(fmt::format("{} packets dropped for a full queue since boot, +{} during the watch "
-                                   "(/proc/net/softnet_stat, second column)",
-                                   *a, moved));
+  j.evidence.push_back(
+      fmt::format("{} packets dropped for a full queue since boot, +{} during the watch "
+                  "(/proc/net/softnet_stat, second column)",
+                  *a, moved));
   if (moved > 0 && v > ev.current_int(s.setting).value_or(v)) {
     j.verdict = Verdict::HelpsHere;
     j.why = what + " Packets were dropped for it during the watch.";
@@ -608,19 +612,22 @@ RecipeVerdict judge_line(const Evidence& ev, const RecipeSetting& s, bool overri
   // this kernel has no file for is misspelt, removed or from a module not loaded.
   if (!v.current && !ev.in().after.host_wide_sysctls && s.setting.starts_with("net.")) {
     v.verdict = Verdict::UnknownSetting;
-    v.why = "Not visible from the network namespace diagnosed (host-wide net sysctls are only in the initial one, "
-            "which tcpfsm could not enter): run doctor in the host's namespace to judge it.";
+    v.why =
+        "Not visible from the network namespace diagnosed (host-wide net sysctls are only in the initial one, "
+        "which tcpfsm could not enter): run doctor in the host's namespace to judge it.";
   } else if (!v.current && !(judge && judge->judge == tw_recycle)) {
     v.verdict = Verdict::NoEffectHere;
-    v.why = "This kernel has no such setting (misspelt, removed, or from a module that is not loaded): the line "
-            "sets nothing, and 'sysctl -p' prints \"cannot stat\" for it and exits 1.";
+    v.why =
+        "This kernel has no such setting (misspelt, removed, or from a module that is not loaded): the line "
+        "sets nothing, and 'sysctl -p' prints \"cannot stat\" for it and exits 1.";
     std::string path = "/proc/sys/" + s.setting;
     std::replace(path.begin() + 10, path.end(), '.', '/');
     v.evidence.push_back(path + " does not exist");
   } else if (!judge) {
     v.verdict = Verdict::UnknownSetting;
-    v.why = "tcpfsm judges the settings that act on TCP connection states, queues and ports; it has no rule for "
-            "this one.";
+    v.why =
+        "tcpfsm judges the settings that act on TCP connection states, queues and ports; it has no rule for "
+        "this one.";
   } else if (s.numbers.size() != judge->numbers) {
     v.verdict = Verdict::NoEffectHere;
     v.why = fmt::format("The kernel refuses \"{}\" (sysctl: Invalid argument): {} takes {}.", s.value, s.setting,
@@ -680,8 +687,7 @@ std::vector<RecipeVerdict> judge_recipe(const Recipe& r, const DoctorInput& in) 
 }
 
 int recipe_exit_status(const std::vector<RecipeVerdict>& v) {
-  return std::any_of(v.begin(), v.end(), [](const RecipeVerdict& x) { return x.verdict == Verdict::Harmful; }) ? 1
-                                                                                                                : 0;
+  return std::any_of(v.begin(), v.end(), [](const RecipeVerdict& x) { return x.verdict == Verdict::Harmful; }) ? 1 : 0;
 }
 
 }  // namespace tcpfsm

@@ -30,6 +30,10 @@ void check_ephemeral_ports(const DoctorInput& in, std::vector<Finding>& out);
 void check_server_closes_first(const DoctorInput& in, std::vector<Finding>& out);
 void check_orphaned_fin_wait2(const DoctorInput& in, std::vector<Finding>& out);
 void check_listen_queue(const DoctorInput& in, std::vector<Finding>& out);
+// Closing sockets whose FIN gets no ACK, per peer (closing_rules.cpp).
+void check_fin_wait1_stuck(const DoctorInput& in, std::vector<Finding>& out);
+void check_last_ack_stuck(const DoctorInput& in, std::vector<Finding>& out);
+void check_closing_stuck(const DoctorInput& in, std::vector<Finding>& out);
 // Settings the tuning recipes get wrong.
 void check_tw_recycle(const DoctorInput& in, std::vector<Finding>& out);
 void check_timestamps_off(const DoctorInput& in, std::vector<Finding>& out);

@@ -54,6 +54,11 @@ nlohmann::json leak_group_json(const LeakGroup& g) {
       {"ages_exact", g.ages_exact},
       {"growth_per_min", g.growth_per_min},
       {"recv_q_bytes", g.recv_q_bytes},
+      {"retransmitting", g.no_ack.retransmitting},
+      {"max_retransmits", g.no_ack.max_retransmits},
+      {"zero_window", g.no_ack.zero_window},
+      {"unacked_segments", g.no_ack.unacked_segments},
+      {"send_q_bytes", g.no_ack.send_q_bytes},
       {"peers", std::move(peers)},
       {"distinct_peers", g.distinct_peers},
       {"local_ports", std::move(ports)},
@@ -97,6 +102,11 @@ std::string facts_text(const LeakGroup& g) {
     facts += "  ";
   }
   if (g.recv_q_bytes) facts += fmt::format("unread: {} bytes  ", g.recv_q_bytes);
+  if (const NoAckTally& n = g.no_ack; n.stalled()) {
+    facts += fmt::format("no ACK: {} retransmitting (up to {} in a row), {} probing a zero window, ", n.retransmitting,
+                         n.max_retransmits, n.zero_window);
+    facts += fmt::format("{} segments unacknowledged, Send-Q {} bytes  ", n.unacked_segments, n.send_q_bytes);
+  }
   while (!facts.empty() && facts.back() == ' ') facts.pop_back();
   return facts;
 }
@@ -122,8 +132,9 @@ void group_rows(std::string& out, const LeakGroup& g) {
 void footnotes(std::string& out, const LeakReport& r) {
   if (std::any_of(r.groups.begin(), r.groups.end(), [](const LeakGroup& g) { return !g.ages_exact; })) {
     out +=
-        "\n~ some ages are estimates: sockets found already in their state are dated by the last ACK they\n"
-        "  received (CLOSE_WAIT, FIN_WAIT2, CLOSING) or by when tcpfsm first saw them.\n";
+        "\n~ some ages are lower bounds: sockets found already in their state are dated by the last ACK they\n"
+        "  received (CLOSE_WAIT, FIN_WAIT2, CLOSING), by their retransmissions and backoff (FIN_WAIT1,\n"
+        "  LAST_ACK, SYN_SENT, SYN_RECV) or timer (orphaned FIN_WAIT2), or by when tcpfsm first saw them.\n";
   }
   if (r.undated) {
     fmt::format_to(std::back_inserter(out),
@@ -142,10 +153,7 @@ std::string leaks_text(const LeakReport& r, const LeakOptions& opts) {
   auto it = std::back_inserter(out);
   const std::string min_age = human_duration(opts.min_age_ns);
   if (r.groups.empty()) {
-    fmt::format_to(it,
-                   "No socket has been in CLOSE_WAIT, FIN_WAIT2, LAST_ACK, CLOSING, SYN_SENT or SYN_RECV for more "
-                   "than {}.\n",
-                   min_age);
+    fmt::format_to(it, "No socket has been in {} for more than {}.\n", stuck_states_text(), min_age);
   }
   for (size_t i = 0; i < r.groups.size();) {
     const uint8_t state = r.groups[i].state;

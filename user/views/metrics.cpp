@@ -140,8 +140,7 @@ void durations(std::string& out, const MetricsSnapshot& s) {
 void stuck(std::string& out, const MetricsSnapshot& s) {
   auto it = std::back_inserter(out);
   header(out, "tcpfsm_stuck_sockets", "gauge",
-         "Sockets held past the stuck age in CLOSE_WAIT, FIN_WAIT2, LAST_ACK, CLOSING, SYN_SENT or SYN_RECV, for the "
-         "top holders (see tcpfsm leaks).");
+         "Sockets held past the stuck age in " + stuck_states_text() + ", for the top holders (see tcpfsm leaks).");
   for (const auto& st : s.stuck) {
     fmt::format_to(it, "tcpfsm_stuck_sockets{{state=\"{}\",comm=\"{}\",container=\"{}\"}} {}\n", state_label(st.state),
                    escape(st.comm), escape(st.container), st.count);

@@ -147,9 +147,8 @@ void stuck_lines(std::string& out, const StatsContext& c) {
   if (c.stuck) {
     const auto top = worst_holders(*c.stuck);
     if (top.empty()) {
-      fmt::format_to(
-          it, "stuck: no socket held in CLOSE_WAIT, FIN_WAIT2, LAST_ACK, CLOSING, SYN_SENT or SYN_RECV over {}\n",
-          human_duration(c.stuck_min_age_ns));
+      fmt::format_to(it, "stuck: no socket held in {} over {}\n", stuck_states_text(),
+                     human_duration(c.stuck_min_age_ns));
     } else {
       fmt::format_to(it, "stuck (held over {}; 'tcpfsm leaks' for details):\n", human_duration(c.stuck_min_age_ns));
       for (size_t i = 0; i < top.size() && i < kStuckShownText; ++i) {
