@@ -98,8 +98,9 @@ TEST(DoctorClosing, ADeadPathAndAPeerThatDoesNotReadEachGetTheirFinding) {
   EXPECT_EQ((*dead_f)["severity"], "warning");
   EXPECT_THAT((*dead_f)["title"].get<std::string>(),
               ::testing::HasSubstr("6 sockets in FIN_WAIT1 to 10.77.0.2 get no ACK: a dead path or a dead peer"));
-  EXPECT_THAT((*dead_f)["evidence"][0].get<std::string>(),
-              ::testing::HasSubstr("6 sockets in FIN_WAIT1 to 10.77.0.2 (6 orphaned): 6 retransmitting without an ACK"));
+  EXPECT_THAT(
+      (*dead_f)["evidence"][0].get<std::string>(),
+      ::testing::HasSubstr("6 sockets in FIN_WAIT1 to 10.77.0.2 (6 orphaned): 6 retransmitting without an ACK"));
   EXPECT_THAT((*dead_f)["evidence"][0].get<std::string>(), ::testing::HasSubstr("0 probing a zero window"));
   EXPECT_THAT((*dead_f)["explanation"].get<std::string>(), ::testing::HasSubstr("tcp_orphan_retries"));
   EXPECT_THAT((*window_f)["title"].get<std::string>(),

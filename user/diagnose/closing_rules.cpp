@@ -26,7 +26,7 @@ std::string_view rule_id(uint8_t state) {
 std::string orphan_retries_text(const TcpSettings& s) {
   if (!s.orphan_retries) return "tcp_orphan_retries (unknown here)";
   return *s.orphan_retries == 0 ? std::string("tcp_orphan_retries = 0, which means 8")
-                                 : fmt::format("tcp_orphan_retries = {}", *s.orphan_retries);
+                                : fmt::format("tcp_orphan_retries = {}", *s.orphan_retries);
 }
 
 Finding stall_finding(const ClosingStall& c, const DoctorInput& in) {
@@ -37,15 +37,16 @@ Finding stall_finding(const ClosingStall& c, const DoctorInput& in) {
   f.severity = Severity::Warning;
   f.title = zero_window ? fmt::format("{} sockets in {} to {}: the peer's window is closed, it does not read",
                                       c.no_ack.stalled(), state, c.peer)
-                        : fmt::format("{} sockets in {} to {} get no ACK: a dead path or a dead peer", c.no_ack.stalled(),
-                                      state, c.peer);
+                        : fmt::format("{} sockets in {} to {} get no ACK: a dead path or a dead peer",
+                                      c.no_ack.stalled(), state, c.peer);
   f.evidence.push_back(fmt::format(
       "{} sockets in {} to {} ({} orphaned): {} retransmitting without an ACK (up to {} timeouts in a row), {} "
       "probing a zero window (sock_diag, tcp_info)",
       c.sockets, state, c.peer, c.orphaned, c.no_ack.retransmitting, c.no_ack.max_retransmits, c.no_ack.zero_window));
-  f.evidence.push_back(fmt::format("{} segments unacknowledged, {} bytes in Send-Q; the last ACK from {} came {:.1f} "
-                                   "s ago at most",
-                                   c.no_ack.unacked_segments, c.no_ack.send_q_bytes, c.peer, static_cast<double>(c.since_last_ack_ms) / 1e3));
+  f.evidence.push_back(fmt::format(
+      "{} segments unacknowledged, {} bytes in Send-Q; the last ACK from {} came {:.1f} "
+      "s ago at most",
+      c.no_ack.unacked_segments, c.no_ack.send_q_bytes, c.peer, static_cast<double>(c.since_last_ack_ms) / 1e3));
   const auto& s = in.after.settings;
   const std::string bound = fmt::format(
       "An orphan (closed by its process) gives up after {} retransmissions or probes with backoff, and is then "
@@ -55,9 +56,10 @@ Finding stall_finding(const ClosingStall& c, const DoctorInput& in) {
   const std::string what = c.state == TCPFSM_FIN_WAIT1
                                ? "FIN_WAIT1 is the side that closed first, waiting for the ACK of its FIN and "
                                  "of the data before it."
-                               : fmt::format("{} is the side that closed second (or both at once), waiting for "
-                                             "the ACK of its FIN.",
-                                             state);
+                               : fmt::format(
+                                     "{} is the side that closed second (or both at once), waiting for "
+                                     "the ACK of its FIN.",
+                                     state);
   // ss's filter names the states in lowercase, with dashes.
   const std::string ss = fmt::format("'ss -tnoi state {} dst {}'",
                                      c.state == TCPFSM_FIN_WAIT1  ? "fin-wait-1"
