@@ -7,7 +7,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TCPFSM_ROOT"
 command -v clang-format >/dev/null || die "clang-format is missing: apt-get install clang-format (or run scripts/test.sh, which installs it)"
-mapfile -t files < <(git ls-files -- 'user/*.cpp' 'user/*.hpp' 'include/*.h' 'tests/*.cpp' 'tests/*.hpp' \
+# Untracked files too (not ignored ones): a new file is checked before its first commit.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'user/*.cpp' 'user/*.hpp' 'include/*.h' 'tests/*.cpp' 'tests/*.hpp' \
   'bench/*.cpp' 'fuzz/*.cpp' 'bpf/*.c' 'bpf/*.h')
 [ ${#files[@]} -gt 0 ] || die "no source files found under $TCPFSM_ROOT"
 case "${1:-}" in

@@ -230,6 +230,16 @@ Binary::Binary(const std::vector<std::string>& args, uid_t uid) {
 void Binary::signal(int sig) { kill(pid_, sig); }
 
 std::string Binary::out_so_far() const { return slurp(out_path_); }
+std::string Binary::err_so_far() const { return slurp(err_path_); }
+
+bool Binary::wait_for_err(const std::string& text, std::chrono::milliseconds limit) const {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (err_so_far().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 Outcome Binary::wait() {
   Outcome r;

@@ -119,6 +119,9 @@ class Binary {
   pid_t pid() const { return pid_; }
   // What it has written to stdout so far.
   std::string out_so_far() const;
+  std::string err_so_far() const;
+  // Waits until stderr holds `text` (false after `limit`).
+  bool wait_for_err(const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(10)) const;
   // Waits for it to exit.
   Outcome wait();
 

@@ -96,6 +96,21 @@ DoctorInput sick() {
     c.since_last_ack_ms = 5000;
     o.closing.push_back(c);
   }
+  ProcessConnects scanner;
+  scanner.pid = 4343;
+  scanner.comm = "scanner";
+  scanner.outcomes.attempts = scanner.outcomes.pending = 30;
+  scanner.destinations = scanner.failed_destinations = scanner.addresses = 30;
+  scanner.ports = 1;
+  scanner.sample = {"10.99.0.1:22"};
+  o.connecting.push_back(scanner);
+  DestinationConnects down;
+  down.addr = "10.77.0.2";
+  down.port = 7000;
+  down.outcomes.attempts = down.outcomes.no_answer = 12;
+  down.comms = {"client (200)"};
+  down.pids = {200};
+  o.connect_destinations.push_back(down);
   return in;
 }
 
@@ -141,9 +156,10 @@ TEST(DoctorRuleTable, HoldsEveryRuleOnceInReportOrder) {
     EXPECT_NE(r.check, nullptr) << r.id;
   }
   const std::vector<std::string_view> expected = {
-      "close_wait_leak", "timewait_limit",  "ephemeral_ports", "server_closes_first", "orphaned_fin_wait2",
-      "listen_queue",    "fin_wait1_stuck", "last_ack_stuck",  "closing_stuck",       "tw_recycle",
-      "timestamps_off",  "syncookies_off",  "tw_buckets_low",  "fin_timeout_changed"};
+      "close_wait_leak",    "timewait_limit", "ephemeral_ports",      "server_closes_first",
+      "orphaned_fin_wait2", "listen_queue",   "fin_wait1_stuck",      "last_ack_stuck",
+      "closing_stuck",      "syn_sent_scan",  "syn_sent_unreachable", "tw_recycle",
+      "timestamps_off",     "syncookies_off", "tw_buckets_low",       "fin_timeout_changed"};
   EXPECT_EQ(ids, expected);
   EXPECT_EQ(std::set<std::string_view>(ids.begin(), ids.end()).size(), ids.size());
 }
@@ -177,7 +193,8 @@ TEST(DoctorRuleTable, DiagnoseIsTheTableWorstFirstInTableOrder) {
                                              "timewait_limit", "ephemeral_ports", "tw_recycle",
                                              // warning
                                              "close_wait_leak", "orphaned_fin_wait2", "listen_queue", "fin_wait1_stuck",
-                                             "last_ack_stuck", "closing_stuck", "timestamps_off", "syncookies_off",
+                                             "last_ack_stuck", "closing_stuck", "syn_sent_scan", "syn_sent_unreachable",
+                                             "timestamps_off", "syncookies_off",
                                              // info
                                              "server_closes_first", "tw_buckets_low", "fin_timeout_changed"};
   EXPECT_EQ(got, expected);

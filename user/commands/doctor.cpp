@@ -41,10 +41,12 @@ class ConnectCounter : public EventSink {
     if (e.kind != EventKind::State) return;
     if (e.oldstate == TCPFSM_SYN_SENT && e.newstate == TCPFSM_CLOSE && e.cause == TCPFSM_CAUSE_NO_LOCAL_PORT)
       ++no_local_port[ConnectKey{e.family, e.daddr, e.dport}];
+    watch.on_event(e);
     if (e.newstate != TCPFSM_SYN_SENT || e.oldstate == TCPFSM_SYN_SENT) return;
     ++connects[ConnectKey{e.family, e.daddr, e.dport}];
   }
   std::map<ConnectKey, uint64_t> connects, no_local_port;
+  ConnectWatch watch;  // per process and destination, with how each ended
 };
 
 // read_host on a thread that entered network namespace `ino` (found at
@@ -151,7 +153,7 @@ Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctl
   const auto t0 = std::chrono::steady_clock::now();
   const auto deadline = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                  std::chrono::duration<double>(opts.observe_s));
-  if (!opts.json) spdlog::info("watching for {:.0f} s ...", opts.observe_s);
+  spdlog::info("watching for {:.0f} s ...", opts.observe_s);  // stderr: the JSON on stdout stays whole
   while (!stop_requested() && std::chrono::steady_clock::now() < deadline) {
     if (auto n = (*tracer)->poll(counter, kConsumerPollMs); !n) return n.error();
   }
@@ -180,6 +182,12 @@ Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctl
                                         counter.no_local_port);
   o.events = counters->events;
   o.lost = counters->lost();
+  o.connecting = counter.watch.processes();
+  for (auto& p : o.connecting)
+    if (p.failed_destinations > 0 && p.pid) p.process = owners.process(p.pid);
+  o.connect_destinations = counter.watch.destinations();
+  if (o.connect_destinations.size() > 20) o.connect_destinations.resize(20);  // most failures first
+  o.connects_dropped = counter.watch.dropped();
   in.observation = std::move(o);
   return Ok{};
 }
@@ -204,7 +212,9 @@ Result<int> run_doctor(const DoctorOptions& opts) {
                       "'net.ipv4.tcp_fin_timeout = 30'",
                       opts.recipe, recipe->lines));
   }
-  const std::vector<std::string> sysctls = recipe ? recipe_sysctls(*recipe) : std::vector<std::string>{};
+  // The rules cite tcp_syn_retries; a recipe's settings are judged.
+  std::vector<std::string> sysctls = recipe ? recipe_sysctls(*recipe) : std::vector<std::string>{};
+  sysctls.push_back("net.ipv4.tcp_syn_retries");
   DoctorInput in;
   in.tw_recycle_config = tw_recycle_mentions(opts.etc_root);
   auto before = read_diagnosed(opts, sysctls);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "account/leak_finder.hpp"
+#include "diagnose/connect_watch.hpp"
 #include "model/socket_record.hpp"
 #include "tcpfsm/event.h"
 
@@ -111,6 +112,11 @@ struct Observation {
   uint64_t orphan_fin_wait2 = 0;              // FIN_WAIT2 no process holds any more
   uint64_t keepalive = 0;                     // ESTABLISHED sockets whose keepalive timer runs (SO_KEEPALIVE)
   std::vector<ClosingStall> closing;          // most stalled first; every (state, peer) with a stalled socket
+  // Outgoing connects during the watch (ConnectWatch), and the ones it did
+  // not follow for want of room.
+  std::vector<ProcessConnects> connecting;
+  std::vector<DestinationConnects> connect_destinations;
+  uint64_t connects_dropped = 0;
   LeakReport leaks;
   uint64_t leak_min_age_ns = 0;
   uint64_t events = 0, lost = 0;

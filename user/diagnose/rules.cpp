@@ -91,6 +91,8 @@ constexpr std::array kRules{
     DoctorRule{"fin_wait1_stuck", check_fin_wait1_stuck},
     DoctorRule{"last_ack_stuck", check_last_ack_stuck},
     DoctorRule{"closing_stuck", check_closing_stuck},
+    DoctorRule{"syn_sent_scan", check_syn_sent_scan},
+    DoctorRule{"syn_sent_unreachable", check_syn_sent_unreachable},
     DoctorRule{"tw_recycle", check_tw_recycle},
     DoctorRule{"timestamps_off", check_timestamps_off},
     DoctorRule{"syncookies_off", check_syncookies_off},

@@ -34,6 +34,9 @@ void check_listen_queue(const DoctorInput& in, std::vector<Finding>& out);
 void check_fin_wait1_stuck(const DoctorInput& in, std::vector<Finding>& out);
 void check_last_ack_stuck(const DoctorInput& in, std::vector<Finding>& out);
 void check_closing_stuck(const DoctorInput& in, std::vector<Finding>& out);
+// Outgoing connects that do not get through (connect_rules.cpp).
+void check_syn_sent_scan(const DoctorInput& in, std::vector<Finding>& out);
+void check_syn_sent_unreachable(const DoctorInput& in, std::vector<Finding>& out);
 // Settings the tuning recipes get wrong.
 void check_tw_recycle(const DoctorInput& in, std::vector<Finding>& out);
 void check_timestamps_off(const DoctorInput& in, std::vector<Finding>& out);
