@@ -316,6 +316,13 @@ std::map<std::string, uint64_t> nstat_counters() {
   return out;
 }
 
+std::vector<nlohmann::json> findings_of(const nlohmann::json& all, const std::string& id) {
+  std::vector<nlohmann::json> v;
+  for (const auto& f : all)
+    if (f["id"] == id) v.push_back(f);
+  return v;
+}
+
 bool sh(const std::string& cmd) {
   const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
   EXPECT_EQ(rc, 0) << cmd;

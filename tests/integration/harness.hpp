@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <utility>
@@ -132,6 +133,9 @@ class Binary {
 };
 std::string slurp(const std::string& path);
 std::vector<std::string> lines(const std::string& s);
+
+// The findings with this id in doctor --json's array.
+std::vector<nlohmann::json> findings_of(const nlohmann::json& all, const std::string& id);
 
 // Runs a shell command, its output discarded; a test failure unless it exits 0.
 bool sh(const std::string& cmd);

@@ -30,13 +30,6 @@ Fd connect_there(uint16_t port) {
   return c;
 }
 
-std::vector<json> findings_of(const json& all, const std::string& id) {
-  std::vector<json> v;
-  for (const auto& f : all)
-    if (f["id"] == id) v.push_back(f);
-  return v;
-}
-
 TEST(DoctorClosing, ADeadPathAndAPeerThatDoesNotReadEachGetTheirFinding) {
   DeadPath path;
   ASSERT_TRUE(path.ok());

@@ -29,13 +29,6 @@ Fd connect_nonblocking(uint32_t addr, uint16_t port) {
   return c;
 }
 
-std::vector<json> findings_of(const json& all, const std::string& id) {
-  std::vector<json> v;
-  for (const auto& f : all)
-    if (f["id"] == id) v.push_back(f);
-  return v;
-}
-
 TEST(DoctorConnects, AScannerIsNamedApartFromABackendThatIsDown) {
   DeadPath path;
   ASSERT_TRUE(path.ok());

@@ -148,5 +148,80 @@ TEST(DoctorListeners, TimeWaitIsServerSideOnlyWhereThePortListens) {
   EXPECT_EQ(o.time_wait_client, 1u);
 }
 
+// ---- idle ESTABLISHED, per service and client
+
+SocketRecord established(uint32_t netns, const Addr& local, uint16_t lport, const Addr& peer, uint16_t pport,
+                         uint32_t inode, uint32_t idle_ms) {
+  SocketRecord r = sock(TCPFSM_ESTABLISHED, AF_INET, netns, local, lport);
+  r.daddr = peer;
+  r.dport = pport;
+  r.inode = inode;
+  r.data = DataTimes{idle_ms + 5, idle_ms};  // the shorter one decides
+  return r;
+}
+
+TEST(DoctorIdle, ServiceSideByListenerClientSideByProcess) {
+  const Addr lo{127, 0, 0, 1};
+  const Addr db{10, 0, 0, 7};
+  std::vector<SocketRecord> dump = {listener(AF_INET, kHostNs, kAny, 8080, 128)};
+  // The service on 8080: 3 idle (held by pid 10, one of them with keepalive on, one by pid 11) and 1 busy.
+  dump.push_back(established(kHostNs, lo, 8080, {10, 0, 0, 5}, 40001, 101, 5000));
+  dump.push_back(established(kHostNs, lo, 8080, {10, 0, 0, 5}, 40002, 102, 9000));
+  dump.back().timer = kDiagTimerSk;
+  dump.push_back(established(kHostNs, lo, 8080, {10, 0, 0, 6}, 40003, 103, 3000));
+  dump.push_back(established(kHostNs, lo, 8080, {10, 0, 0, 6}, 40004, 104, 10));
+  // The same port in a container is another service.
+  dump.push_back(listener(AF_INET, kContainerNs, kAny, 8080, 128));
+  dump.push_back(established(kContainerNs, lo, 8080, {10, 0, 0, 9}, 40005, 105, 4000));
+  // A client pool (pid 20) to a database, and one socket nobody is seen holding.
+  dump.push_back(established(kHostNs, lo, 51000, db, 5432, 201, 7000));
+  dump.push_back(established(kHostNs, lo, 51001, db, 5432, 202, 8000));
+  dump.push_back(established(kHostNs, lo, 51002, db, 5432, 203, 8000));
+  // No tcp_info: not judged.
+  SocketRecord blind = established(kHostNs, lo, 51003, db, 5432, 204, 0);
+  blind.data.reset();
+  dump.push_back(blind);
+  const InodeHolders holders = {{101, {10}}, {102, {10}}, {103, {11}}, {104, {10}},
+                                {105, {30}}, {201, {20}}, {202, {20}}};
+  const auto groups = idle_groups(dump, holders, 2000);
+  ASSERT_EQ(groups.size(), 4u);
+  const IdleGroup& svc = groups[0];
+  EXPECT_TRUE(svc.service);
+  EXPECT_EQ(svc.service_addr, "0.0.0.0");
+  EXPECT_EQ(svc.service_port, 8080);
+  EXPECT_EQ(svc.netns, kHostNs);
+  EXPECT_EQ(svc.established, 4u);
+  EXPECT_EQ(svc.idle, 3u);
+  EXPECT_EQ(svc.keepalive, 1u);
+  EXPECT_EQ(svc.min_idle_ms, 3000u);
+  EXPECT_EQ(svc.max_idle_ms, 9000u);
+  EXPECT_EQ(svc.pid, 10u);
+  EXPECT_EQ(svc.holders, 2u);
+  ASSERT_EQ(svc.peers.size(), 2u);
+  EXPECT_EQ(svc.peers[0].addr, "10.0.0.5");
+  EXPECT_EQ(svc.peers[0].port, 0);  // a service's clients by address: their ports are ephemeral
+  EXPECT_EQ(svc.peers[0].count, 2u);
+  const IdleGroup& pool = groups[1];
+  EXPECT_FALSE(pool.service);
+  EXPECT_EQ(pool.pid, 20u);
+  EXPECT_EQ(pool.idle, 2u);
+  ASSERT_EQ(pool.peers.size(), 1u);
+  EXPECT_EQ(pool.peers[0].addr, "10.0.0.7");
+  EXPECT_EQ(pool.peers[0].port, 5432);
+  // One idle each: the container's service and the socket with no holder known.
+  EXPECT_EQ(groups[2].idle + groups[3].idle, 2u);
+  for (const auto& g : {groups[2], groups[3]}) {
+    if (g.service) {
+      EXPECT_EQ(g.netns, kContainerNs);
+      EXPECT_EQ(g.pid, 30u);
+    } else {
+      EXPECT_EQ(g.pid, 0u);
+      EXPECT_EQ(g.holders, 0u);
+    }
+  }
+  // Nothing idle that long: no group.
+  EXPECT_TRUE(idle_groups(dump, holders, 60'000).empty());
+}
+
 }  // namespace
 }  // namespace tcpfsm

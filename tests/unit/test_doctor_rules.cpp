@@ -111,6 +111,19 @@ DoctorInput sick() {
   down.comms = {"client (200)"};
   down.pids = {200};
   o.connect_destinations.push_back(down);
+  o.idle_threshold_ms = 120'000;
+  IdleGroup tomcat;
+  tomcat.service = true;
+  tomcat.service_addr = "0.0.0.0";
+  tomcat.service_port = 8080;
+  tomcat.established = 2300;
+  tomcat.idle = 2000;
+  tomcat.min_idle_ms = 130'000;
+  tomcat.max_idle_ms = 900'000;
+  tomcat.pid = tomcat.holders = 1;
+  tomcat.peers = {{"10.0.0.5", 0, 2000}};
+  tomcat.distinct_peers = 1;
+  o.idle.push_back(tomcat);
   return in;
 }
 
@@ -147,6 +160,66 @@ TEST(DoctorClosingRules, DeadPathZeroWindowAndTheThreshold) {
   EXPECT_THAT(f[0].action, HasSubstr("state last-ack"));
 }
 
+// ---- ESTABLISHED piling up idle
+
+TEST(DoctorIdleRule, AServiceAndAClientPoolEachGetTheirOwnWords) {
+  DoctorInput in = healthy();
+  in.observation->idle_threshold_ms = 120'000;
+  IdleGroup svc;
+  svc.service = true;
+  svc.service_addr = "0.0.0.0";
+  svc.service_port = 8080;
+  svc.established = 120;
+  svc.idle = 49;  // below the 50 that make a pile
+  svc.min_idle_ms = 121'000;
+  svc.max_idle_ms = 600'000;
+  svc.pid = 700;
+  svc.holders = 2;
+  ProcessInfo java;
+  java.pid = 700;
+  java.comm = "java";
+  java.user = "tomcat";
+  java.cmdline = "java\n-jar catalina.jar";
+  svc.process = java;
+  svc.peers = {{"10.0.0.5", 0, 30}, {"10.0.0.6", 0, 19}};
+  svc.distinct_peers = 2;
+  svc.keepalive = 3;
+  in.observation->idle = {svc};
+  EXPECT_TRUE(run(check_idle_established, in).empty());
+  in.observation->idle[0].idle = 61;  // half of 120 is not enough: most of the group must be idle
+  in.observation->idle[0].established = 123;
+  EXPECT_TRUE(run(check_idle_established, in).empty());
+  in.observation->idle[0].established = 122;
+  auto f = run(check_idle_established, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].title, "61 of 122 connections to the service on 0.0.0.0:8080 are idle, held open for over 2m00s");
+  EXPECT_EQ(f[0].evidence[0],
+            "122 ESTABLISHED accepted on 0.0.0.0:8080, 61 of them idle for 2m01s to 10m00s without data either way "
+            "(sock_diag tcp_info: last data sent and received)");
+  EXPECT_EQ(f[0].evidence[1], "clients holding them: 10.0.0.5 (30), 10.0.0.6 (19)");
+  EXPECT_EQ(f[0].evidence[2], "held here by pid 700 (java, user tomcat) and 1 more processes");
+  EXPECT_THAT(f[0].evidence[3], HasSubstr("3 of the 61 idle have keepalive on"));
+  EXPECT_THAT(f[0].evidence[3], HasSubstr("tcp_keepalive_time = 7200 s"));
+  EXPECT_EQ(f[0].evidence[4], "command: java -jar catalina.jar");
+  EXPECT_THAT(f[0].action, HasSubstr("keepAliveTimeout"));
+  EXPECT_THAT(f[0].action, HasSubstr("sport = :8080"));
+  EXPECT_THAT(f[0].explanation, HasSubstr("only finds peers that are gone"));
+
+  IdleGroup pool;
+  pool.established = pool.idle = 80;
+  pool.min_idle_ms = pool.max_idle_ms = 200'000;
+  pool.pid = 900;
+  pool.holders = 1;
+  pool.peers = {{"10.0.0.7", 5432, 80}};
+  pool.distinct_peers = 1;
+  in.observation->idle = {pool};
+  f = run(check_idle_established, in);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].title, "pid 900 (?) holds 80 idle connections of 80, open for over 2m00s without data");
+  EXPECT_EQ(f[0].evidence[1], "servers they go to: 10.0.0.7:5432 (80)");
+  EXPECT_THAT(f[0].action, HasSubstr("SetConnMaxIdleTime"));
+}
+
 // ---- the table
 
 TEST(DoctorRuleTable, HoldsEveryRuleOnceInReportOrder) {
@@ -156,10 +229,10 @@ TEST(DoctorRuleTable, HoldsEveryRuleOnceInReportOrder) {
     EXPECT_NE(r.check, nullptr) << r.id;
   }
   const std::vector<std::string_view> expected = {
-      "close_wait_leak",    "timewait_limit", "ephemeral_ports",      "server_closes_first",
-      "orphaned_fin_wait2", "listen_queue",   "fin_wait1_stuck",      "last_ack_stuck",
-      "closing_stuck",      "syn_sent_scan",  "syn_sent_unreachable", "tw_recycle",
-      "timestamps_off",     "syncookies_off", "tw_buckets_low",       "fin_timeout_changed"};
+      "close_wait_leak",      "timewait_limit",     "ephemeral_ports", "server_closes_first", "orphaned_fin_wait2",
+      "listen_queue",         "fin_wait1_stuck",    "last_ack_stuck",  "closing_stuck",       "syn_sent_scan",
+      "syn_sent_unreachable", "idle_established",   "tw_recycle",      "timestamps_off",      "syncookies_off",
+      "tw_buckets_low",       "fin_timeout_changed"};
   EXPECT_EQ(ids, expected);
   EXPECT_EQ(std::set<std::string_view>(ids.begin(), ids.end()).size(), ids.size());
 }
@@ -194,7 +267,7 @@ TEST(DoctorRuleTable, DiagnoseIsTheTableWorstFirstInTableOrder) {
                                              // warning
                                              "close_wait_leak", "orphaned_fin_wait2", "listen_queue", "fin_wait1_stuck",
                                              "last_ack_stuck", "closing_stuck", "syn_sent_scan", "syn_sent_unreachable",
-                                             "timestamps_off", "syncookies_off",
+                                             "idle_established", "timestamps_off", "syncookies_off",
                                              // info
                                              "server_closes_first", "tw_buckets_low", "fin_timeout_changed"};
   EXPECT_EQ(got, expected);

@@ -216,6 +216,8 @@ Bytes payload_with_extras(uint8_t state, uint32_t last_ack_ms, const tcpfsm_sk_i
   Bytes p = full_payload(m);
   tcp_info ti{};
   ti.tcpi_last_ack_recv = last_ack_ms;
+  ti.tcpi_last_data_sent = 2500;
+  ti.tcpi_last_data_recv = 9000;
   Bytes info;
   append(info, ti);
   put_attr(p, INET_DIAG_INFO, info);
@@ -236,6 +238,10 @@ TEST(SockDiagParse, TcpInfoAndBpfStorageDateTheState) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].has_last_ack_recv);
   EXPECT_EQ(out[0].last_ack_recv_ms, 4321u);
+  ASSERT_TRUE(out[0].data);
+  EXPECT_EQ(out[0].data->since_sent_ms, 2500u);
+  EXPECT_EQ(out[0].data->since_recv_ms, 9000u);
+  EXPECT_EQ(out[0].data->idle_ms(), 2500u);
   EXPECT_EQ(out[0].state_since_ns, 123'456'789u);
   EXPECT_EQ(out[0].rqueue, 101u);
   EXPECT_EQ(out[0].wqueue, 7u);
@@ -272,6 +278,7 @@ TEST(SockDiagParse, ShortTcpInfoAndShortStorageValueAreIgnored) {
   std::vector<SocketRecord> out;
   ASSERT_TRUE(parse(b, out).ok());
   EXPECT_FALSE(out[0].has_last_ack_recv);
+  EXPECT_FALSE(out[0].data);
   EXPECT_EQ(out[0].state_since_ns, 0u);
 }
 

@@ -82,6 +82,9 @@ struct DoctorOptions {
   uint32_t netns = 0;               // watch only this network namespace
   bool json = false;
   std::string recipe;  // --recipe: a sysctl recipe to judge line by line ("-": stdin); empty: findings
+  // --idle-after: an ESTABLISHED connection with no data either way for this
+  // long is idle (above nginx's 75 s keepalive_timeout, Tomcat's 20 s).
+  double idle_after_s = 120;
 };
 
 enum class Command { Trace, Life, Stats, Leaks, Serve, Doctor };

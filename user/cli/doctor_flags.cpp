@@ -14,7 +14,8 @@ CLI::App* DoctorFlags::add(CLI::App& app) {
       "pressure per destination, the server closing first, orphaned FIN_WAIT2, listen-queue overflows,\n"
       "FIN_WAIT1/LAST_ACK/CLOSING that get no ACK (a dead path, or a peer whose window is closed), a\n"
       "process scanning many destinations that do not answer, a backend that refuses or does not answer,\n"
-      "tcp_tw_recycle, and recipe settings that hurt. Exit status: 0 healthy, 1 warnings or worse, 2 usage.\n"
+      "ESTABLISHED piling up idle on a service or in a client's pool (--idle-after), tcp_tw_recycle, and\n"
+      "recipe settings that hurt. Exit status: 0 healthy, 1 warnings or worse, 2 usage.\n"
       "\n"
       "--recipe judges a sysctl recipe (sysctl.conf lines, or a blog post's paste: several settings on a line,\n"
       "prose around them) line by line instead: what each setting really does on this kernel, whether the\n"
@@ -35,6 +36,8 @@ CLI::App* DoctorFlags::add(CLI::App& app) {
            "Run");
   add_text(cmd, "--etc-root", etc_root_, "Read sysctl.conf and sysctl.d/ from here (default /etc)", "DIR", "Run");
   add_text(cmd, "--netns", netns_, "Watch only this network namespace (inode)", "INODE", "Run");
+  add_text(cmd, "--idle-after", idle_after_,
+           "An ESTABLISHED connection with no data either way for this long is idle (default 120)", "SECONDS", "Run");
   add_text(cmd, "--recipe", recipe_, "Judge this sysctl recipe line by line ('-': stdin) instead of reporting findings",
            "FILE", "Run");
   return cmd;
@@ -42,6 +45,7 @@ CLI::App* DoctorFlags::add(CLI::App& app) {
 
 Result<DoctorOptions> DoctorFlags::finish() {
   if (auto st = seconds(observe_, "--observe", true, opts_.observe_s); !st) return st.error();
+  if (auto st = seconds(idle_after_, "--idle-after", false, opts_.idle_after_s); !st) return st.error();
   // Checked to be directories by the command (commands/checks.hpp).
   for (auto [text, dir, flag] : {std::tuple{&proc_root_, &opts_.proc_root, "--proc-root"},
                                  std::tuple{&etc_root_, &opts_.etc_root, "--etc-root"}}) {

@@ -118,7 +118,7 @@ class DoctorFlags {
 
  private:
   DoctorOptions opts_;
-  Text observe_, proc_root_, etc_root_, netns_, recipe_;
+  Text observe_, proc_root_, etc_root_, netns_, recipe_, idle_after_;
 };
 
 }  // namespace tcpfsm::flags

@@ -61,6 +61,7 @@ struct Attrs {
   bool shutdown = false;  // INET_DIAG_SHUTDOWN present: a full socket
   std::optional<uint32_t> last_ack_recv_ms;
   std::optional<SendState> send;
+  std::optional<DataTimes> data;
   std::optional<tcpfsm_sk_info> storage;
 };
 
@@ -90,6 +91,8 @@ std::optional<Attrs> parse_attrs(const std::byte* p, size_t len) {
           if (vlen >= offsetof(tcp_info, tcpi_total_retrans) + sizeof(uint32_t))
             s.total_retrans = load<uint32_t>(v + offsetof(tcp_info, tcpi_total_retrans));
           out.send = s;
+          out.data = DataTimes{load<uint32_t>(v + offsetof(tcp_info, tcpi_last_data_sent)),
+                               load<uint32_t>(v + offsetof(tcp_info, tcpi_last_data_recv))};
         }
         return true;
       case INET_DIAG_SK_BPF_STORAGES:
@@ -155,6 +158,7 @@ Result<SocketRecord> socket_record(const std::byte* payload, size_t plen, size_t
     r.last_ack_recv_ms = *attrs->last_ack_recv_ms;
   }
   if (attrs->send) r.send = *attrs->send;
+  if (attrs->data && !r.timewait && !r.request) r.data = *attrs->data;
   // The storage dates the state it names; an entry cloned from a
   // listener, or one of a state the socket has left, dates nothing.
   if (attrs->storage && attrs->storage->ts_ns && attrs->storage->state == r.state && !r.timewait)

@@ -188,6 +188,16 @@ Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctl
   o.connect_destinations = counter.watch.destinations();
   if (o.connect_destinations.size() > 20) o.connect_destinations.resize(20);  // most failures first
   o.connects_dropped = counter.watch.dropped();
+  // Who keeps idle connections open: the leak pass looked up only stuck sockets' holders.
+  o.idle_threshold_ms = static_cast<uint64_t>(opts.idle_after_s * 1e3);
+  std::vector<uint32_t> inodes;
+  for (const auto& r : dump->sockets)
+    if (r.state == TCPFSM_ESTABLISHED && r.inode && r.data && r.data->idle_ms() >= o.idle_threshold_ms)
+      inodes.push_back(r.inode);
+  const auto held = owners.holders(inodes);
+  o.idle = idle_groups(dump->sockets, held.pids, o.idle_threshold_ms);
+  for (auto& g : o.idle)
+    if (g.pid) g.process = owners.process(g.pid);
   in.observation = std::move(o);
   return Ok{};
 }
@@ -212,9 +222,8 @@ Result<int> run_doctor(const DoctorOptions& opts) {
                       "'net.ipv4.tcp_fin_timeout = 30'",
                       opts.recipe, recipe->lines));
   }
-  // The rules cite tcp_syn_retries; a recipe's settings are judged.
-  std::vector<std::string> sysctls = recipe ? recipe_sysctls(*recipe) : std::vector<std::string>{};
-  sysctls.push_back("net.ipv4.tcp_syn_retries");
+  // A recipe's settings are judged (the rules' own are always read).
+  const std::vector<std::string> sysctls = recipe ? recipe_sysctls(*recipe) : std::vector<std::string>{};
   DoctorInput in;
   in.tw_recycle_config = tw_recycle_mentions(opts.etc_root);
   auto before = read_diagnosed(opts, sysctls);

@@ -25,36 +25,9 @@ std::string outcomes_text(const ConnectOutcomes& o) {
       o.established, o.refused, o.no_answer, o.unreachable, o.abandoned, o.pending);
 }
 
-std::string holder_text(const ProcessConnects& p) {
-  std::string s = fmt::format("pid {} ({}", p.pid, p.comm);
-  if (p.process) {
-    if (!p.process->user.empty()) s += ", user " + p.process->user;
-    if (!p.process->container_id.empty())
-      s += ", container " + p.process->container_id.substr(0, 12);
-    else if (!p.process->cgroup.empty() && p.process->cgroup != "/")
-      s += ", cgroup " + p.process->cgroup;
-  }
-  return s + ")";
-}
+std::string holder_text(const ProcessConnects& p) { return process_text(p.pid, p.comm, p.process); }
 
-// A command line on one line: its control characters (a newline in an
-// argument) as spaces, at most 200 characters.
-std::string one_line(const std::string& cmdline) {
-  std::string out;
-  for (char c : cmdline) out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
-  if (out.size() > 200) out = out.substr(0, 197) + "...";
-  return out;
-}
-
-int64_t syn_retries(const DoctorInput& in) {
-  auto it = in.after.sysctls.find("net.ipv4.tcp_syn_retries");
-  if (it == in.after.sysctls.end()) return 6;
-  try {
-    return std::stoll(it->second);
-  } catch (...) {
-    return 6;
-  }
-}
+int64_t syn_retries(const DoctorInput& in) { return in.after.settings.syn_retries.value_or(6); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "account/leak_finder.hpp"
@@ -26,7 +27,7 @@ namespace tcpfsm {
 // /proc/sys values the rules read; nullopt when the file is absent.
 struct TcpSettings {
   std::optional<int64_t> tw_reuse, fin_timeout, max_tw_buckets, max_syn_backlog, syncookies, keepalive_time,
-      keepalive_intvl, keepalive_probes, max_orphans, orphan_retries, timestamps, somaxconn;
+      keepalive_intvl, keepalive_probes, max_orphans, orphan_retries, timestamps, somaxconn, syn_retries;
   std::optional<int64_t> tw_recycle;  // only kernels before 4.12 have it
   // Milliseconds a TIME_WAIT socket must have lived before tcp_tw_reuse
   // may take its port (Linux 6.13+; 1 s fixed before).
@@ -45,13 +46,16 @@ struct HostSnapshot {
   // Packets dropped because a CPU's input queue held net.core.netdev_max_backlog
   // (/proc/net/softnet_stat's second column, summed; the host's, not per namespace).
   std::optional<int64_t> softnet_dropped;
-  // Further sysctls asked for by dotted name ("net.ipv4.tcp_mem" -> "94500000 915000000 927000000",
-  // blanks made single spaces); a name the kernel has no file for is absent.
+  // Sysctls by dotted name ("net.ipv4.tcp_mem" -> "94500000 915000000 927000000", blanks made single
+  // spaces): every one `settings` is made of, and those asked for; a name the kernel has no file for is absent.
   std::map<std::string, std::string> sysctls;
   // false: read in a namespace that is not the initial one, which could not
   // be entered, so host-wide net.* sysctls are missing from `sysctls`.
   bool host_wide_sysctls = true;
 };
+
+// The typed settings, from sysctls read by dotted name ("net.ipv4.tcp_fin_timeout" -> "60").
+TcpSettings settings_of(const std::map<std::string, std::string>& sysctls);
 
 // Parsers: malformed lines are skipped, never a crash.
 CounterMap parse_proc_netstat(std::string_view text);  // also /proc/net/snmp
@@ -99,6 +103,37 @@ struct ClosingStall {
   uint64_t since_last_ack_ms = 0;  // the longest time since an ACK arrived, over them
 };
 
+// ESTABLISHED connections that carried no data either way for longer than a
+// threshold (tcp_info's last data sent and received), gathered by who keeps
+// them open: a listening service (the accepted side) or a client process
+// (the side that connected).
+struct IdleGroup {
+  bool service = false;  // accepted by a listener here: `service_addr`:`service_port` is it
+  std::string service_addr;
+  uint16_t service_port = 0;
+  uint32_t netns = 0;
+  uint32_t pid = 0;                           // the process holding most of the idle ones; 0 none seen
+  uint64_t holders = 0;                       // distinct processes holding idle ones
+  std::optional<ProcessInfo> process;         // the holder's name, user, cgroup: filled by the command
+  uint64_t established = 0;                   // ESTABLISHED in the group, idle or not
+  uint64_t idle = 0;                          // of those, idle past the threshold
+  uint64_t keepalive = 0;                     // of the idle ones, with keepalive on (SO_KEEPALIVE: its timer runs)
+  uint64_t min_idle_ms = 0, max_idle_ms = 0;  // over the idle ones
+  // The other ends of the idle ones, most first (5 at most): a service's
+  // clients by address, a client's servers by address and port.
+  std::vector<PeerCount> peers;
+  uint64_t distinct_peers = 0;
+};
+
+// Socket inode -> the pids holding it (OwnerLookup::Holders::pids).
+using InodeHolders = std::unordered_map<uint32_t, std::vector<uint32_t>>;
+
+// The groups with at least one ESTABLISHED idle for `idle_ms` or more, most
+// idle first. A connection between two ends here counts on both sides: in
+// its service, and in the client that opened it.
+std::vector<IdleGroup> idle_groups(const std::vector<SocketRecord>& dump, const InodeHolders& holders,
+                                   uint64_t idle_ms);
+
 // What the live engines saw; built by summarize_observation from a dump
 // taken at the end and the connections counted while watching.
 struct Observation {
@@ -117,6 +152,9 @@ struct Observation {
   std::vector<ProcessConnects> connecting;
   std::vector<DestinationConnects> connect_destinations;
   uint64_t connects_dropped = 0;
+  // ESTABLISHED idle for idle_threshold_ms or more, per service and client (idle_groups).
+  std::vector<IdleGroup> idle;
+  uint64_t idle_threshold_ms = 0;
   LeakReport leaks;
   uint64_t leak_min_age_ns = 0;
   uint64_t events = 0, lost = 0;
@@ -157,6 +195,12 @@ struct DoctorInput {
 // Every rule's findings, worst first (the same severity in doctor_rules()
 // order); exactly one "healthy" finding when nothing is wrong.
 std::vector<Finding> diagnose(const DoctorInput& in);
+
+// A counter's value; 0 when the map does not have it.
+int64_t counter_value(const CounterMap& m, const std::string& key);
+// How far a counter moved between the two reads; never negative (a reset
+// reads as no change).
+int64_t counter_moved(const DoctorInput& in, const std::string& key);
 
 // 0 healthy (or information only), 1 a warning or worse.
 int doctor_exit_status(const std::vector<Finding>& f);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -21,13 +22,51 @@ std::optional<std::string> read_text(const std::string& path) {
   return ss.str();
 }
 
-std::optional<int64_t> read_int(const std::string& path) {
-  auto t = read_text(path);
-  if (!t) return std::nullopt;
-  return parse_trimmed_int(*t);
-}
+// Every setting TcpSettings holds, by its sysctl name.
+constexpr std::array<std::string_view, 16> kSettingNames{
+    "net.ipv4.tcp_tw_reuse",        "net.ipv4.tcp_fin_timeout",      "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",       "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_orphan_retries",  "net.ipv4.tcp_timestamps",       "net.ipv4.tcp_tw_recycle",
+    "net.ipv4.tcp_tw_reuse_delay",  "net.ipv4.tcp_syn_retries",      "net.core.somaxconn",
+    "net.ipv4.ip_local_port_range",
+};
 
 }  // namespace
+
+TcpSettings settings_of(const std::map<std::string, std::string>& sysctls) {
+  auto int_of = [&](std::string_view name) -> std::optional<int64_t> {
+    auto it = sysctls.find(std::string(name));
+    if (it == sysctls.end()) return std::nullopt;
+    return parse_trimmed_int(it->second);
+  };
+  TcpSettings s;
+  s.tw_reuse = int_of("net.ipv4.tcp_tw_reuse");
+  s.fin_timeout = int_of("net.ipv4.tcp_fin_timeout");
+  s.max_tw_buckets = int_of("net.ipv4.tcp_max_tw_buckets");
+  s.max_syn_backlog = int_of("net.ipv4.tcp_max_syn_backlog");
+  s.syncookies = int_of("net.ipv4.tcp_syncookies");
+  s.keepalive_time = int_of("net.ipv4.tcp_keepalive_time");
+  s.keepalive_intvl = int_of("net.ipv4.tcp_keepalive_intvl");
+  s.keepalive_probes = int_of("net.ipv4.tcp_keepalive_probes");
+  s.max_orphans = int_of("net.ipv4.tcp_max_orphans");
+  s.orphan_retries = int_of("net.ipv4.tcp_orphan_retries");
+  s.timestamps = int_of("net.ipv4.tcp_timestamps");
+  s.tw_recycle = int_of("net.ipv4.tcp_tw_recycle");
+  s.tw_reuse_delay_ms = int_of("net.ipv4.tcp_tw_reuse_delay");
+  s.syn_retries = int_of("net.ipv4.tcp_syn_retries");
+  s.somaxconn = int_of("net.core.somaxconn");
+  if (auto it = sysctls.find("net.ipv4.ip_local_port_range"); it != sysctls.end()) {
+    auto f = split_fields(it->second);
+    if (f.size() == 2) {
+      auto lo = parse_trimmed_int(f[0]), hi = parse_trimmed_int(f[1]);
+      if (lo && hi && *lo > 0 && *hi >= *lo && *hi <= 65535) s.local_port_range = {{*lo, *hi}};
+    }
+  }
+  return s;
+}
+
+namespace {}  // namespace
 
 CounterMap parse_proc_netstat(std::string_view text) {
   CounterMap out;
@@ -85,30 +124,6 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
                                const std::vector<std::string>& sysctls) {
   const std::string net = net_dir.empty() ? proc_root + "/net" : net_dir;
   HostSnapshot h;
-  const std::string ipv4 = proc_root + "/sys/net/ipv4/";
-  TcpSettings& s = h.settings;
-  s.tw_reuse = read_int(ipv4 + "tcp_tw_reuse");
-  s.fin_timeout = read_int(ipv4 + "tcp_fin_timeout");
-  s.max_tw_buckets = read_int(ipv4 + "tcp_max_tw_buckets");
-  s.max_syn_backlog = read_int(ipv4 + "tcp_max_syn_backlog");
-  s.syncookies = read_int(ipv4 + "tcp_syncookies");
-  s.keepalive_time = read_int(ipv4 + "tcp_keepalive_time");
-  s.keepalive_intvl = read_int(ipv4 + "tcp_keepalive_intvl");
-  s.keepalive_probes = read_int(ipv4 + "tcp_keepalive_probes");
-  s.max_orphans = read_int(ipv4 + "tcp_max_orphans");
-  s.orphan_retries = read_int(ipv4 + "tcp_orphan_retries");
-  s.timestamps = read_int(ipv4 + "tcp_timestamps");
-  s.tw_recycle = read_int(ipv4 + "tcp_tw_recycle");
-  s.tw_reuse_delay_ms = read_int(ipv4 + "tcp_tw_reuse_delay");
-  s.somaxconn = read_int(proc_root + "/sys/net/core/somaxconn");
-  if (auto r = read_text(ipv4 + "ip_local_port_range")) {
-    const std::string first_line = r->substr(0, r->find('\n'));  // split_fields points into it
-    auto f = split_fields(first_line);
-    if (f.size() == 2) {
-      auto lo = parse_trimmed_int(f[0]), hi = parse_trimmed_int(f[1]);
-      if (lo && hi && *lo > 0 && *hi >= *lo && *hi <= 65535) s.local_port_range = {{*lo, *hi}};
-    }
-  }
   for (const char* name : {"/netstat", "/snmp"}) {
     auto t = read_text(net + name);
     if (!t) {
@@ -124,7 +139,12 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
   if (!sock) return Error::runtime("cannot read " + net + "/sockstat");
   h.sockstat = parse_sockstat(*sock);
   if (auto t = read_text(net + "/softnet_stat")) h.softnet_dropped = parse_softnet_dropped(*t);
-  for (const auto& name : sysctls) {
+  // The settings the rules read, and the ones asked for, read once by name.
+  std::vector<std::string> names(kSettingNames.begin(), kSettingNames.end());
+  names.insert(names.end(), sysctls.begin(), sysctls.end());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const auto& name : names) {
     // Names are dotted words of [a-z0-9_-] (recipe.cpp), so the path stays under proc_root/sys.
     std::string path = proc_root + "/sys/" + name;
     std::replace(path.begin() + static_cast<std::ptrdiff_t>(proc_root.size()) + 5, path.end(), '.', '/');
@@ -139,6 +159,7 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
     }
     h.sysctls[name] = value;
   }
+  h.settings = settings_of(h.sysctls);
   return h;
 }
 

@@ -17,6 +17,7 @@ namespace {
 struct BoundListener {
   uint8_t family = 0;
   std::array<uint8_t, 16> addr{};
+  uint16_t port = 0;
   size_t index = 0;
 };
 
@@ -53,7 +54,77 @@ const BoundListener* listener_of(const SocketRecord& r, const ListenersByPort& l
   return wildcard ? wildcard : v6_wildcard;
 }
 
+ListenersByPort listeners_by_port(const std::vector<SocketRecord>& dump) {
+  ListenersByPort by_port;
+  size_t index = 0;
+  for (const auto& r : dump) {
+    if (r.state != TCPFSM_LISTEN || r.timewait) continue;
+    by_port[{r.netns, r.sport}].push_back(BoundListener{r.family, r.saddr, r.sport, index++});
+  }
+  return by_port;
+}
+
+// One idle group while it is being filled: peers and holders by key.
+struct IdleTally {
+  IdleGroup group;
+  std::map<std::pair<std::string, uint16_t>, uint64_t> peers;
+  std::map<uint32_t, uint64_t> holders;  // pid -> idle sockets it holds
+};
+
+IdleGroup finish(IdleTally& t) {
+  IdleGroup g = std::move(t.group);
+  for (const auto& [pid, n] : t.holders)
+    if (pid && (g.pid == 0 || n > t.holders[g.pid])) g.pid = pid;
+  g.holders = static_cast<uint64_t>(
+      std::count_if(t.holders.begin(), t.holders.end(), [](const auto& h) { return h.first != 0; }));
+  g.distinct_peers = t.peers.size();
+  for (const auto& [k, n] : t.peers) g.peers.push_back(PeerCount{k.first, k.second, n});
+  std::stable_sort(g.peers.begin(), g.peers.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  if (g.peers.size() > 5) g.peers.resize(5);
+  return g;
+}
+
 }  // namespace
+
+std::vector<IdleGroup> idle_groups(const std::vector<SocketRecord>& dump, const InodeHolders& holders,
+                                   uint64_t idle_ms) {
+  const ListenersByPort by_port = listeners_by_port(dump);
+  // A service: (netns, listener index); a client: (netns, pid), pid 0 when no holder is known.
+  std::map<std::tuple<bool, uint32_t, uint64_t>, IdleTally> tallies;
+  for (const auto& r : dump) {
+    if (r.state != TCPFSM_ESTABLISHED || r.timewait || !r.data) continue;
+    uint32_t pid = 0;
+    if (auto it = holders.find(r.inode); r.inode && it != holders.end() && !it->second.empty()) pid = it->second[0];
+    const BoundListener* l = listener_of(r, by_port);
+    IdleTally& t = tallies[{l != nullptr, r.netns, l ? l->index : pid}];
+    IdleGroup& g = t.group;
+    if (g.established == 0) {
+      g.service = l != nullptr;
+      g.netns = r.netns;
+      if (l) {
+        g.service_addr = format_addr(l->family, l->addr);
+        g.service_port = l->port;
+      }
+    }
+    ++g.established;
+    const uint64_t idle = r.data->idle_ms();
+    if (idle < idle_ms) continue;
+    g.min_idle_ms = g.idle == 0 ? idle : std::min(g.min_idle_ms, idle);
+    g.max_idle_ms = std::max(g.max_idle_ms, idle);
+    ++g.idle;
+    if (r.timer == kDiagTimerSk) ++g.keepalive;
+    ++t.holders[pid];
+    if (l)
+      ++t.peers[{format_addr(r.family, r.daddr), 0}];
+    else
+      ++t.peers[{format_addr(r.family, r.daddr), r.dport}];
+  }
+  std::vector<IdleGroup> out;
+  for (auto& [k, t] : tallies)
+    if (t.group.idle > 0) out.push_back(finish(t));
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.idle > b.idle; });
+  return out;
+}
 
 Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
                                   double seconds, LeakReport leaks, uint64_t leak_min_age_ns,
@@ -64,10 +135,9 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
   o.leak_min_age_ns = leak_min_age_ns;
   // Every listener first: a TIME_WAIT on a listening port is the server
   // side, and a request socket may come before its listener in the dump.
-  ListenersByPort by_port;
+  const ListenersByPort by_port = listeners_by_port(dump);
   for (const auto& r : dump) {
     if (r.state != TCPFSM_LISTEN || r.timewait) continue;
-    by_port[{r.netns, r.sport}].push_back(BoundListener{r.family, r.saddr, o.listeners.size()});
     ListenerStat l;
     l.addr = format_addr(r.family, r.saddr);
     l.port = r.sport;

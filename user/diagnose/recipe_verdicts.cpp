@@ -55,10 +55,8 @@ class Evidence {
     return it == last_.end() ? nullptr : it->second;
   }
 
-  int64_t counter(const std::string& key) const { return get(in_.after.counters, key); }
-  int64_t moved(const std::string& key) const {
-    return std::max<int64_t>(0, get(in_.after.counters, key) - get(in_.before.counters, key));
-  }
+  int64_t counter(const std::string& key) const { return counter_value(in_.after.counters, key); }
+  int64_t moved(const std::string& key) const { return counter_moved(in_, key); }
   // Counters as evidence: "TcpExt.ListenOverflows 0 since boot, 0 during the 10 s watched".
   std::string counter_text(const std::string& key) const {
     std::string s = fmt::format("{} {} since boot", key, counter(key));
@@ -66,7 +64,7 @@ class Evidence {
     return s + " (/proc/net/netstat)";
   }
   int64_t sockstat(const std::string& key) const {
-    return std::max(get(in_.before.sockstat, key), get(in_.after.sockstat, key));
+    return std::max(counter_value(in_.before.sockstat, key), counter_value(in_.after.sockstat, key));
   }
   // The most TIME_WAIT sockets counted: sockstat at the start and the end, and the watch's dump.
   int64_t time_wait_highest() const {
@@ -80,10 +78,6 @@ class Evidence {
   }
 
  private:
-  static int64_t get(const CounterMap& m, const std::string& key) {
-    auto it = m.find(key);
-    return it == m.end() ? 0 : it->second;
-  }
   const DoctorInput& in_;
   std::map<std::string, const RecipeSetting*> last_;
 };

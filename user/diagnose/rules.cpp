@@ -16,16 +16,6 @@ constexpr uint64_t kLeakCount = 5;
 constexpr uint64_t kLeakCritical = 1000;
 constexpr uint64_t kTimeWaitSeconds = 60;  // TCP_TIMEWAIT_LEN, fixed in the kernel
 
-int64_t get(const CounterMap& m, const std::string& key) {
-  auto it = m.find(key);
-  return it == m.end() ? 0 : it->second;
-}
-
-// after - before, never negative (a counter reset reads as no change)
-int64_t delta(const DoctorInput& in, const std::string& key) {
-  return std::max<int64_t>(0, get(in.after.counters, key) - get(in.before.counters, key));
-}
-
 std::string during(const DoctorInput& in) {
   return in.interval_s > 0 ? fmt::format("during the {:.0f} s watched", in.interval_s) : "";
 }
@@ -35,14 +25,7 @@ std::string value_or(const std::optional<int64_t>& v, const char* missing) { ret
 const Observation* observed(const DoctorInput& in) { return in.observation ? &*in.observation : nullptr; }
 
 std::string holder_of(const LeakGroup& g) {
-  if (!g.process) return "(no process)";
-  std::string s = fmt::format("pid {} ({}", g.process->pid, g.process->comm);
-  if (!g.process->user.empty()) s += ", user " + g.process->user;
-  if (!g.process->container_id.empty())
-    s += ", container " + g.process->container_id.substr(0, 12);
-  else if (!g.process->cgroup.empty() && g.process->cgroup != "/")
-    s += ", cgroup " + g.process->cgroup;
-  return s + ")";
+  return g.process ? process_text(g.process->pid, g.process->comm, g.process) : "(no process)";
 }
 
 Finding close_wait_finding(const LeakGroup& g, const Observation& obs) {
@@ -57,7 +40,7 @@ Finding close_wait_finding(const LeakGroup& g, const Observation& obs) {
   for (const auto& p : g.peers)
     peers += fmt::format("{}{}:{} ({})", peers.empty() ? "" : ", ", p.addr, p.port, p.count);
   if (!peers.empty()) f.evidence.push_back("peers that closed: " + peers);
-  if (g.process && !g.process->cmdline.empty()) f.evidence.push_back("command: " + g.process->cmdline);
+  if (g.process && !g.process->cmdline.empty()) f.evidence.push_back("command: " + one_line(g.process->cmdline));
   if (g.via_listener) {
     f.explanation =
         "These connections were closed by their clients while waiting in the accept queue: the process listens "
@@ -93,6 +76,7 @@ constexpr std::array kRules{
     DoctorRule{"closing_stuck", check_closing_stuck},
     DoctorRule{"syn_sent_scan", check_syn_sent_scan},
     DoctorRule{"syn_sent_unreachable", check_syn_sent_unreachable},
+    DoctorRule{"idle_established", check_idle_established},
     DoctorRule{"tw_recycle", check_tw_recycle},
     DoctorRule{"timestamps_off", check_timestamps_off},
     DoctorRule{"syncookies_off", check_syncookies_off},
@@ -110,9 +94,9 @@ Finding healthy_finding(const DoctorInput& in) {
                       "problem in {:.0f} s of watching",
                       obs->seconds)
                 : "nothing needs fixing in these settings and counters";
-  f.evidence.push_back(fmt::format("{} TIME_WAIT, {} orphaned, {} in use (/proc/net/sockstat)",
-                                   get(in.after.sockstat, "TCP.tw"), get(in.after.sockstat, "TCP.orphan"),
-                                   get(in.after.sockstat, "TCP.inuse")));
+  f.evidence.push_back(fmt::format(
+      "{} TIME_WAIT, {} orphaned, {} in use (/proc/net/sockstat)", counter_value(in.after.sockstat, "TCP.tw"),
+      counter_value(in.after.sockstat, "TCP.orphan"), counter_value(in.after.sockstat, "TCP.inuse")));
   return f;
 }
 
@@ -130,9 +114,9 @@ void check_close_wait_leak(const DoctorInput& in, std::vector<Finding>& out) {
 
 void check_timewait_limit(const DoctorInput& in, std::vector<Finding>& out) {
   const TcpSettings& s = in.after.settings;
-  const int64_t tw = get(in.after.sockstat, "TCP.tw");
-  const int64_t overflow_now = delta(in, "TcpExt.TCPTimeWaitOverflow");
-  const int64_t overflow_total = get(in.after.counters, "TcpExt.TCPTimeWaitOverflow");
+  const int64_t tw = counter_value(in.after.sockstat, "TCP.tw");
+  const int64_t overflow_now = counter_moved(in, "TcpExt.TCPTimeWaitOverflow");
+  const int64_t overflow_total = counter_value(in.after.counters, "TcpExt.TCPTimeWaitOverflow");
   const bool near = s.max_tw_buckets && *s.max_tw_buckets > 0 && tw * 10 >= *s.max_tw_buckets * 8;
   if (!(overflow_now > 0 || overflow_total > 0 || near)) return;
   Finding f;
@@ -257,7 +241,7 @@ void check_server_closes_first(const DoctorInput& in, std::vector<Finding>& out)
 void check_orphaned_fin_wait2(const DoctorInput& in, std::vector<Finding>& out) {
   const TcpSettings& s = in.after.settings;
   const Observation* obs = observed(in);
-  const int64_t orphans = get(in.after.sockstat, "TCP.orphan");
+  const int64_t orphans = counter_value(in.after.sockstat, "TCP.orphan");
   const bool many_fw2 = obs && obs->orphan_fin_wait2 >= 100;
   const bool orphan_limit = s.max_orphans && *s.max_orphans > 0 && orphans * 2 >= *s.max_orphans;
   if (!(many_fw2 || orphan_limit)) return;
@@ -270,7 +254,8 @@ void check_orphaned_fin_wait2(const DoctorInput& in, std::vector<Finding>& out) 
       fmt::format("{} orphaned sockets (/proc/net/sockstat), tcp_max_orphans = {}, "
                   "tcp_fin_timeout = {} s",
                   orphans, value_or(s.max_orphans, "unknown"), value_or(s.fin_timeout, "unknown")));
-  f.evidence.push_back(fmt::format("TCPAbortOnTimeout +{} {}", delta(in, "TcpExt.TCPAbortOnTimeout"), during(in)));
+  f.evidence.push_back(
+      fmt::format("TCPAbortOnTimeout +{} {}", counter_moved(in, "TcpExt.TCPAbortOnTimeout"), during(in)));
   f.explanation =
       "A process closed these connections; the peer acknowledged but never sent its own FIN. The kernel keeps "
       "each for tcp_fin_timeout. This is the one thing tcp_fin_timeout governs: it does not shorten TIME_WAIT.";
@@ -284,8 +269,8 @@ void check_orphaned_fin_wait2(const DoctorInput& in, std::vector<Finding>& out) 
 void check_listen_queue(const DoctorInput& in, std::vector<Finding>& out) {
   const TcpSettings& s = in.after.settings;
   const Observation* obs = observed(in);
-  const int64_t overflows = delta(in, "TcpExt.ListenOverflows");
-  const int64_t drops = delta(in, "TcpExt.ListenDrops");
+  const int64_t overflows = counter_moved(in, "TcpExt.ListenOverflows");
+  const int64_t drops = counter_moved(in, "TcpExt.ListenDrops");
   std::vector<const ListenerStat*> full;
   uint64_t syn_recv = 0;
   if (obs) {
@@ -303,8 +288,9 @@ void check_listen_queue(const DoctorInput& in, std::vector<Finding>& out) {
   f.title = !full.empty() ? fmt::format("the accept queue of port {} is full", full.front()->port)
                           : "connections are dropped at the listen queue";
   f.evidence.push_back(fmt::format("ListenOverflows +{}, ListenDrops +{} {} ({}, {} since boot; /proc/net/netstat)",
-                                   overflows, drops, during(in), get(in.after.counters, "TcpExt.ListenOverflows"),
-                                   get(in.after.counters, "TcpExt.ListenDrops")));
+                                   overflows, drops, during(in),
+                                   counter_value(in.after.counters, "TcpExt.ListenOverflows"),
+                                   counter_value(in.after.counters, "TcpExt.ListenDrops")));
   for (const auto* l : full)
     f.evidence.push_back(fmt::format("{}:{}: {} connections wait for accept(), backlog {}", l->addr, l->port,
                                      l->accept_queue, l->backlog));

@@ -19,6 +19,12 @@ struct DoctorRule {
   RuleCheck check;
 };
 
+// "pid 42 (nginx, user www, container 0123456789ab)": a process as findings name it.
+std::string process_text(uint32_t pid, std::string_view comm, const std::optional<ProcessInfo>& p);
+// A command line on one line: control characters (a newline inside an
+// argument) as spaces, at most 200 characters.
+std::string one_line(std::string_view cmdline);
+
 // Every rule, in the order diagnose runs them: findings of the same severity
 // are reported in this order.
 std::span<const DoctorRule> doctor_rules();
@@ -37,6 +43,8 @@ void check_closing_stuck(const DoctorInput& in, std::vector<Finding>& out);
 // Outgoing connects that do not get through (connect_rules.cpp).
 void check_syn_sent_scan(const DoctorInput& in, std::vector<Finding>& out);
 void check_syn_sent_unreachable(const DoctorInput& in, std::vector<Finding>& out);
+// ESTABLISHED idle past --idle-after, per service and client (idle_rules.cpp).
+void check_idle_established(const DoctorInput& in, std::vector<Finding>& out);
 // Settings the tuning recipes get wrong.
 void check_tw_recycle(const DoctorInput& in, std::vector<Finding>& out);
 void check_timestamps_off(const DoctorInput& in, std::vector<Finding>& out);

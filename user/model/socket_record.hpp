@@ -28,6 +28,17 @@ struct SendState {
   uint32_t total_retrans = 0;  // tcpi_total_retrans: retransmitted segments over the connection's life
 };
 
+// What tcp_info says of a full socket's traffic: ms since this side last
+// sent data (tcpi_last_data_sent) and since data last arrived
+// (tcpi_last_data_recv). Both count from the handshake; pure ACKs and
+// keepalive probes carry no data and reset neither.
+struct DataTimes {
+  uint32_t since_sent_ms = 0;
+  uint32_t since_recv_ms = 0;
+  // No data either way for this long.
+  uint32_t idle_ms() const { return since_sent_ms < since_recv_ms ? since_sent_ms : since_recv_ms; }
+};
+
 struct SocketRecord {
   uint8_t family = 0;     // AF_INET or AF_INET6
   uint8_t state = 0;      // kernel state number, as ss shows it (request sockets: SYN_RECV)
@@ -53,6 +64,7 @@ struct SocketRecord {
   bool has_last_ack_recv = false;
   uint32_t last_ack_recv_ms = 0;
   std::optional<SendState> send;  // with DumpRequest::tcp_info, full sockets
+  std::optional<DataTimes> data;  // with DumpRequest::tcp_info, full sockets
   // With DumpRequest::storage_map_fd: tcpfsm's BPF storage of this socket,
   // when it holds an entry time for the state the socket is in now:
   // CLOCK_MONOTONIC ns at which it entered `state`. 0: unknown.
