@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <regex>
+
 #include "harness.hpp"
 
 namespace tcpfsm::test {
@@ -65,18 +67,29 @@ struct Pair {
   }
 };
 
-void start(Pair& pair, bool busy) {
+// When the pool said it had made its requests: its connections are idle since.
+std::chrono::steady_clock::time_point start(Pair& pair, bool busy) {
   Fd lis = listen_loopback(AF_INET);
   const uint16_t port = local_port(lis.get());
   int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
+  EXPECT_EQ(pipe(ready), 0);
   pair.server = fork_child([&] { return serve(lis.get()); });
   pair.client = fork_child([&] { return pool(port, ready[1], busy); });
   char c;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  EXPECT_EQ(read(ready[0], &c, 1), 1);
+  const auto since = std::chrono::steady_clock::now();
   close(ready[0]);
   close(ready[1]);
   EXPECT_EQ(ss_counts()[TCPFSM_ESTABLISHED], 2u * kConnections);
+  return since;
+}
+
+// "... idle for 2.5s to 2.6s without ..." -> {2.5, 2.6}.
+std::pair<double, double> idle_range(const std::string& evidence) {
+  std::smatch m;
+  EXPECT_TRUE(std::regex_search(evidence, m, std::regex("idle for ([0-9.]+)s to ([0-9.]+)s without"))) << evidence;
+  if (m.size() < 3) return {0, 0};
+  return {std::stod(m[1]), std::stod(m[2])};
 }
 
 std::string pid_text(pid_t pid, const char* comm) {
@@ -90,10 +103,11 @@ std::string pid_text(pid_t pid, const char* comm) {
 
 TEST(DoctorIdle, AnIdlePoolIsNamedOnBothEnds) {
   Pair pair;
-  start(pair, false);
+  const auto since = start(pair, false);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // plus the watch: idle for 2.5 s
   Binary bin({"doctor", "--json", "--observe", "1", "--idle-after", "2", "--netns", std::to_string(self_netns())});
   Outcome r = bin.wait();
+  const double idle_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
   ASSERT_EQ(r.status, 1) << r.out << r.err;
   const json all = json::parse(r.out);
   const auto idle = findings_of(all, "idle_established");
@@ -102,7 +116,14 @@ TEST(DoctorIdle, AnIdlePoolIsNamedOnBothEnds) {
   const json& client = &service == &idle[0] ? idle[1] : idle[0];
   EXPECT_THAT(service["title"].get<std::string>(), HasSubstr("60 of 60 connections to the service on 127.0.0.1:"));
   EXPECT_THAT(service["title"].get<std::string>(), HasSubstr("are idle, held open for over 2.0s"));
-  EXPECT_THAT(service["evidence"][0].get<std::string>(), HasSubstr("60 of them idle for 2."));
+  EXPECT_THAT(service["evidence"][0].get<std::string>(), HasSubstr("60 of them idle for "));
+  // The kernel's clocks against the test's: idle since the requests, and past --idle-after.
+  for (const json* f : {&service, &client}) {
+    const auto [lo, hi] = idle_range((*f)["evidence"][0].get<std::string>());
+    EXPECT_GE(lo, 2.0) << (*f)["evidence"][0];
+    EXPECT_LE(lo, hi);
+    EXPECT_LE(hi, idle_s + 0.1) << (*f)["evidence"][0];
+  }
   EXPECT_EQ(service["evidence"][1], "clients holding them: 127.0.0.1 (60)");
   EXPECT_THAT(service["evidence"][2].get<std::string>(), HasSubstr(pid_text(pair.server, "tcpfsm-idlesrv")));
   EXPECT_THAT(service["evidence"][3].get<std::string>(), HasSubstr("0 of the 60 idle have keepalive on"));
