@@ -206,7 +206,7 @@ TEST(Binary, BadFlagsGiveOneLineAndExit2) {
                                                          {"leaks", "--duration", "5"},
                                                          {"serve", "--listen", "nonsense"},
                                                          {"serve", "--listen", "127.0.0.1:0"},
-                                                         {"serve", "--listen", ":9977"},
+                                                         {"serve", "--web.listen-address", "127.0.0.1:99999"},
                                                          {"serve", "--stuck-top", "many"},
                                                          {"doctor", "--observe", "soon"},
                                                          {"doctor", "--proc-root", "/does/not/exist"},

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -261,7 +262,8 @@ TEST(Serve, GroupedMetricsAreBoundedAndLintClean) {
 
 TEST(Serve, BadRequestsGet4xxAndServingGoesOn) {
   const uint16_t port = free_port();
-  Binary bin({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns())});
+  Binary bin(
+      {"serve", "--web.listen-address", "127.0.0.1:" + std::to_string(port), "--netns", std::to_string(self_netns())});
   ASSERT_TRUE(wait_for_metrics(port));
   EXPECT_THAT(raw_request(port, "garbage\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 400"));
   EXPECT_THAT(raw_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n"),
@@ -322,7 +324,7 @@ TEST(Serve, PortInUseIsOneLineAndExit1) {
   auto ls = lines(r.err);
   ASSERT_EQ(ls.size(), 1u) << r.err;
   EXPECT_THAT(ls[0], ::testing::HasSubstr("cannot listen on 127.0.0.1:"));
-  EXPECT_THAT(ls[0], ::testing::HasSubstr("--listen"));
+  EXPECT_THAT(ls[0], ::testing::HasSubstr("--web.listen-address"));
 }
 
 // cpp-httplib turns SO_REUSEPORT on by default: a second exporter used to
@@ -344,6 +346,64 @@ TEST(Serve, ASecondServeOnTheSamePortIsOneLineAndExit1) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(get(port, "/metrics").first, 200) << i;
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait().status, 0);
+}
+
+}  // namespace
+}  // namespace tcpfsm::test
+
+namespace tcpfsm::test {
+namespace {
+
+std::string proc_sys(const std::string& rel) {
+  std::ifstream f("/proc/sys/" + rel);
+  std::string a, b;
+  f >> a >> b;
+  return b.empty() ? a : a + " " + b;
+}
+
+// tcpfsm_sysctl: this namespace's settings as /proc/sys has them, and a
+// namespace with a limit of its own (as a container has), labelled with
+// its inode; what it shares with this one is not repeated.
+TEST(Serve, SysctlsOfItsNamespaceAndOfOneThatDiffers) {
+  const std::string ns = "tcpfsm-sysctl-" + std::to_string(getpid());
+  ASSERT_TRUE(sh("ip netns add " + ns));
+  struct Cleanup {
+    std::string ns;
+    ~Cleanup() { (void)std::system(("ip netns del " + ns + " 2>/dev/null").c_str()); }
+  } cleanup{ns};
+  ASSERT_TRUE(sh("ip netns exec " + ns + " sysctl -q -w net.ipv4.tcp_max_tw_buckets=20"));
+  ASSERT_TRUE(sh("ip netns exec " + ns +
+                 " sysctl -q -w net.core.somaxconn=" + proc_sys("net/core/somaxconn")));  // the same as here
+  struct stat st {};
+  ASSERT_EQ(stat(("/run/netns/" + ns).c_str(), &st), 0);
+  const std::string ino = std::to_string(st.st_ino);
+  const uint16_t port = free_port();
+  Binary bin({"serve", "--web.listen-address", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(wait_for_metrics(port)) << bin.err_so_far();
+  const std::string body = get(port, "/metrics").second;
+  const std::string range = proc_sys("net/ipv4/ip_local_port_range");
+  const std::string low = range.substr(0, range.find(' ')), high = range.substr(range.find(' ') + 1);
+  for (const std::string& line :
+       {"tcpfsm_sysctl{name=\"tcp_max_tw_buckets\"} " + proc_sys("net/ipv4/tcp_max_tw_buckets") + "\n",
+        "tcpfsm_sysctl{name=\"tcp_fin_timeout\"} " + proc_sys("net/ipv4/tcp_fin_timeout") + "\n",
+        "tcpfsm_sysctl{name=\"ip_local_port_range_low\"} " + low + "\n",
+        "tcpfsm_sysctl{name=\"ip_local_port_range_high\"} " + high + "\n",
+        "tcpfsm_sysctl{name=\"somaxconn\"} " + proc_sys("net/core/somaxconn") + "\n",
+        "tcpfsm_sysctl{name=\"tcp_max_syn_backlog\"} " + proc_sys("net/ipv4/tcp_max_syn_backlog") + "\n",
+        "tcpfsm_sysctl{name=\"tcp_max_tw_buckets\",netns=\"" + ino + "\"} 20\n",
+        std::string("tcpfsm_sysctl_namespaces_folded 0\n")})
+    EXPECT_THAT(body, ::testing::HasSubstr(line));
+  EXPECT_THAT(body, ::testing::Not(::testing::HasSubstr("name=\"somaxconn\",netns=\"" + ino + "\"")));
+  bin.signal(SIGTERM);
+  EXPECT_EQ(bin.wait().status, 0);
+}
+
+// The alert rules parse, and promtool's unit tests of them pass
+// (deploy/alerts_test.yml: each alert fires where it should and not beside).
+TEST(Alerts, RulesPassTheirPromtoolTests) {
+  const std::string deploy = std::string(TCPFSM_FIXTURES) + "/../../deploy";
+  EXPECT_TRUE(sh("promtool check rules " + deploy + "/alerts.yml"));
+  EXPECT_TRUE(sh("cd " + deploy + " && promtool test rules alerts_test.yml"));
 }
 
 }  // namespace

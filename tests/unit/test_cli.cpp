@@ -60,7 +60,7 @@ const BadCase kBad[] = {
     {{"trace", "--duration", "0"}, "--duration"},
     {{"trace", "--duration", "inf"}, "--duration"},
     {{"trace", "--duration", "nan"}, "--duration"},
-    {{"trace", "--duration", "5s"}, "--duration"},
+    {{"trace", "--duration", "5 s"}, "--duration"},
     {{"trace", "--ringbuf-size", "3000"}, "--ringbuf-size"},
     {{"trace", "--ringbuf-size", "12K"}, "--ringbuf-size"},
     {{"trace", "--ringbuf-size", "1024"}, "--ringbuf-size"},
@@ -110,7 +110,9 @@ const BadCase kBad[] = {
     // serve
     {{"serve", "--listen", ""}, "--listen"},
     {{"serve", "--listen", "9977"}, "--listen"},
-    {{"serve", "--listen", ":9977"}, "--listen"},
+    {{"serve", "--listen", ":"}, "--listen"},
+    {{"serve", "--web.listen-address", "9977"}, "--web.listen-address"},
+    {{"serve", "--listen", "127.0.0.1:1", "--web.listen-address", "127.0.0.1:2"}, "--listen"},
     {{"serve", "--listen", "127.0.0.1:99999"}, "--listen"},
     {{"serve", "--listen", "::1:9977"}, "--listen"},
     {{"serve", "--stuck-top", "many"}, "--stuck-top"},
@@ -124,6 +126,8 @@ const BadCase kBad[] = {
     // doctor
     {{"doctor", "--observe", "soon"}, "--observe"},
     {{"doctor", "--observe", "-5"}, "--observe"},
+    {{"doctor", "--idle-after", "0"}, "--idle-after"},
+    {{"doctor", "--idle-after", "2 m"}, "--idle-after"},
     {{"doctor", "--etc-root", ""}, "--etc-root"},
     {{"doctor", "--netns", "abc"}, "--netns"},
     {{"doctor", "--json", "extra"}, "extra"},
@@ -278,17 +282,34 @@ TEST(ByteSize, Bad) {
 // ---- parse_seconds
 
 TEST(Seconds, Good) {
-  for (auto [text, want] : {std::pair{"2", 2.0}, std::pair{"0.5", 0.5}, std::pair{"2.5", 2.5}, std::pair{"1e3", 1000.0},
-                            std::pair{"0.001", 0.001}, std::pair{"1000000000", 1e9}}) {
+  for (auto [text, want] :
+       {std::pair{"2", 2.0}, std::pair{"0.5", 0.5}, std::pair{"2.5", 2.5}, std::pair{"1e3", 1000.0},
+        std::pair{"0.001", 0.001}, std::pair{"1000000000", 1e9}, std::pair{"5s", 5.0}, std::pair{"500ms", 0.5},
+        std::pair{"5m", 300.0}, std::pair{"1h30m", 5400.0}, std::pair{"1m30s", 90.0}, std::pair{"2min", 120.0},
+        std::pair{"10sec", 10.0}, std::pair{"1.5s", 1.5}, std::pair{"250us", 0.00025}, std::pair{"1d", 86400.0}}) {
     auto r = parse_seconds("--duration", text);
     ASSERT_TRUE(r.ok()) << text << ": " << r.error().message;
     EXPECT_DOUBLE_EQ(*r, want) << text;
   }
 }
 
+TEST(Seconds, ZeroWhereAllowedInAnyUnit) {
+  for (const char* s : {"0", "0s", "0ms", "0m0s"}) {
+    auto r = parse_seconds("--observe", s, true);
+    ASSERT_TRUE(r.ok()) << s;
+    EXPECT_EQ(*r, 0.0) << s;
+  }
+  auto r = parse_seconds("--min-age", "1h2", true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "invalid --min-age '1h2': give a duration (0 to turn it off) such as 10, 0.5, 500ms, 30s, 5m or 1h30m (a "
+            "plain number is seconds)");
+}
+
 TEST(Seconds, Bad) {
-  for (const char* s : {"", "0", "0.0", "-0", "-1", "-0.5", "inf", "-inf", "infinity", "nan", "banana", "5s", " 5",
-                        "5 ", "1e10", "1e400", "1,5"}) {
+  for (const char* s : {"",       "0",  "0.0", "-0",     "-1",    "-0.5", "inf",   "-inf", "infinity", "nan",
+                        "banana", " 5", "5 ",  "1e10",   "1e400", "1,5",  "5x",    "5 s",  "1m30",     "m",
+                        "s5",     "5S", "-5s", "1m-30s", "0s",    "0ms",  "1e10s", "5s ",  "infs"}) {
     auto r = parse_seconds("--duration", s);
     ASSERT_FALSE(r.ok()) << "accepted '" << s << "'";
     EXPECT_EQ(r.error().kind, Error::Kind::Usage) << s;
@@ -338,6 +359,31 @@ TEST(CommandLine, RecordsForStatsAndServe) {
   EXPECT_TRUE(v->command->serve.records);
   EXPECT_FALSE(parse_command_line({"serve"})->command->serve.records);
   EXPECT_FALSE(parse_command_line({"trace", "--records"}).ok());  // trace always streams records
+}
+
+// The examples, as systemd and Prometheus users write durations.
+TEST(CommandLine, DurationsTakeUnitsInEveryCommand) {
+  auto st = parse_command_line({"stats", "--duration", "5m", "--interval", "500ms", "--reconcile", "30s"});
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(st->command->stats.duration_s, 300.0);
+  EXPECT_EQ(st->command->stats.interval_s, 0.5);
+  EXPECT_EQ(st->command->stats.reconcile_s, 30.0);
+  auto l = parse_command_line({"leaks", "--min-age", "1s", "--watch", "1m", "--duration", "1h30m"});
+  ASSERT_TRUE(l.ok()) << l.error().message;
+  EXPECT_EQ(l->command->leaks.min_age_s, 1.0);
+  EXPECT_EQ(l->command->leaks.watch_s, 60.0);
+  EXPECT_EQ(l->command->leaks.duration_s, 5400.0);
+  auto d = parse_command_line({"doctor", "--observe", "2min", "--idle-after", "10m"});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->command->doctor.observe_s, 120.0);
+  EXPECT_EQ(d->command->doctor.idle_after_s, 600.0);
+  auto t = parse_command_line({"trace", "--duration", "250ms"});
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->command->trace.duration_s, 0.25);
+  auto v = parse_command_line({"serve", "--stuck-min-age", "1m", "--reconcile", "0s"});
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->command->serve.stuck_min_age_s, 60.0);
+  EXPECT_EQ(v->command->serve.reconcile_s, 0.0);
 }
 
 TEST(CommandLine, LeaksServeDoctorDefaultsAndFlags) {

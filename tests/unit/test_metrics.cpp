@@ -15,6 +15,7 @@ namespace tcpfsm {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Event state_event(uint64_t cookie, uint8_t from, uint8_t to, uint64_t ts, uint64_t prev_ns = 0) {
   Event e;
@@ -179,6 +180,39 @@ TEST(Metrics, BpfStatsWhenOn) {
   EXPECT_THAT(text, HasSubstr("tcpfsm_bpf_runs_total{prog=\"on_set_state\"} 10\n"));
 }
 
+TEST(Metrics, SysctlsOfTheOwnNamespaceAndTheOnesThatDiffer) {
+  SysctlScan scan;
+  scan.namespaces.push_back({4026531840U,
+                             {{"net.ipv4.tcp_max_tw_buckets", "262144"},
+                              {"net.ipv4.ip_local_port_range", "32768 60999"},
+                              {"net.core.somaxconn", "4096"},
+                              {"net.ipv4.tcp_max_orphans", "65536"}}});
+  // A container: its own buckets, the same port range; no tcp_max_orphans (host-wide).
+  scan.namespaces.push_back({4026532500U,
+                             {{"net.ipv4.tcp_max_tw_buckets", "20"},
+                              {"net.ipv4.ip_local_port_range", "32768 61000"},
+                              {"net.core.somaxconn", "4096"}}});
+  scan.folded = 3;
+  MetricsSnapshot s;
+  s.sysctls = sysctl_series(scan);
+  s.sysctl_namespaces_folded = scan.folded;
+  const std::string text = render_metrics(s);
+  for (const char* line :
+       {"tcpfsm_sysctl{name=\"tcp_max_tw_buckets\"} 262144\n",
+        "tcpfsm_sysctl{name=\"ip_local_port_range_low\"} 32768\n",
+        "tcpfsm_sysctl{name=\"ip_local_port_range_high\"} 60999\n", "tcpfsm_sysctl{name=\"somaxconn\"} 4096\n",
+        "tcpfsm_sysctl{name=\"tcp_max_orphans\"} 65536\n",
+        "tcpfsm_sysctl{name=\"tcp_max_tw_buckets\",netns=\"4026532500\"} 20\n",
+        "tcpfsm_sysctl{name=\"ip_local_port_range_high\",netns=\"4026532500\"} 61000\n",
+        "tcpfsm_sysctl_namespaces_folded 3\n"})
+    EXPECT_THAT(text, HasSubstr(line));
+  EXPECT_THAT(text, Not(HasSubstr("name=\"somaxconn\",netns")));  // the same as the own namespace's
+  EXPECT_THAT(text, Not(HasSubstr("name=\"ip_local_port_range_low\",netns")));
+  EXPECT_EQ(s.sysctls.size(), 7u);
+  // Not read yet: no series, not even the header.
+  EXPECT_THAT(render_metrics(MetricsSnapshot{}), Not(HasSubstr("tcpfsm_sysctl")));
+}
+
 TEST(ParseListen, AcceptsHostPortForms) {
   auto a = parse_listen("127.0.0.1:9977");
   ASSERT_TRUE(a.ok());
@@ -191,15 +225,19 @@ TEST(ParseListen, AcceptsHostPortForms) {
   auto c = parse_listen("localhost:65535");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->first, "localhost");
+  auto every = parse_listen(":9100");  // as node_exporter's --web.listen-address reads it
+  ASSERT_TRUE(every.ok());
+  EXPECT_EQ(every->first, "::");
+  EXPECT_EQ(every->second, 9100);
 }
 
 TEST(ParseListen, RejectsNonsenseAsUsage) {
-  for (const char* bad : {"", "9977", ":9977", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x",
-                          "::1:9977", "[::1]9977", "[::1", "[]:9977"}) {
+  for (const char* bad : {"", "9977", ":", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x", "::1:9977",
+                          "[::1]9977", "[::1", "[]:9977"}) {
     auto r = parse_listen(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().kind, Error::Kind::Usage) << bad;
-    EXPECT_THAT(r.error().message, HasSubstr("--listen")) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr("--web.listen-address")) << bad;
   }
 }
 

@@ -2,7 +2,9 @@
 #include "base/parse.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <optional>
 #include <string>
 
 namespace tcpfsm {
@@ -46,14 +48,50 @@ Result<std::vector<uint16_t>> parse_port_list(std::string_view flag, std::string
   return ports;
 }
 
-Result<double> parse_seconds(std::string_view flag, std::string_view text, bool allow_zero) {
+namespace {
+
+// Seconds in one unit of a duration, as systemd and Prometheus spell them; 0: not a unit.
+double unit_seconds(std::string_view u) {
+  if (u == "us") return 1e-6;
+  if (u == "ms") return 1e-3;
+  if (u == "s" || u == "sec") return 1;
+  if (u == "m" || u == "min") return 60;
+  if (u == "h") return 3600;
+  if (u == "d") return 86400;
+  return 0;
+}
+
+// "10", "0.5", "500ms", "1m30s": seconds; nullopt when malformed.
+std::optional<double> duration_seconds(std::string_view text) {
+  const char* p = text.data();
+  const char* end = p + text.size();
   double v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) || v < 0 || (v == 0 && !allow_zero) ||
-      v > 1e9) {
+  const auto [after, ec] = std::from_chars(p, end, v);
+  if (ec != std::errc() || after == p || v < 0) return std::nullopt;
+  if (after == end) return v;  // a plain number: seconds
+  double total = 0;
+  for (p = after;;) {  // number, unit, number, unit...
+    const char* u = p;
+    while (p != end && *p >= 'a' && *p <= 'z') ++p;
+    const double per = unit_seconds(std::string_view(u, static_cast<size_t>(p - u)));
+    if (per == 0) return std::nullopt;
+    total += v * per;
+    if (p == end) return total;
+    const auto [next, ec2] = std::from_chars(p, end, v);
+    if (ec2 != std::errc() || next == p || next == end || v < 0) return std::nullopt;  // a number needs its unit
+    p = next;
+  }
+}
+
+}  // namespace
+
+Result<double> parse_seconds(std::string_view flag, std::string_view text, bool allow_zero) {
+  const auto parsed = duration_seconds(text);
+  const double v = parsed.value_or(-1);
+  if (!parsed || !std::isfinite(v) || v < 0 || (v == 0 && !allow_zero) || v > 1e9) {
     return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) + ": give " +
-                        (allow_zero ? "a number of seconds (0 to turn it off)" : "a positive number of seconds") +
-                        ", e.g. 10 or 0.5");
+                        (allow_zero ? "a duration (0 to turn it off)" : "a positive duration") +
+                        " such as 10, 0.5, 500ms, 30s, 5m or 1h30m (a plain number is seconds)");
   }
   return v;
 }

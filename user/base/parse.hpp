@@ -34,7 +34,9 @@ std::optional<int64_t> parse_trimmed_int(std::string_view s);
 
 // "80,443": a comma-separated list of ports 1-65535, sorted, unique.
 Result<std::vector<uint16_t>> parse_port_list(std::string_view flag, std::string_view text);
-// Positive, finite seconds ("2", "0.5"); with allow_zero, 0 too.
+// A positive duration in seconds, with allow_zero 0 too: a plain number is
+// seconds ("2", "0.5"); units as systemd and Prometheus write them, one or
+// several ("500ms", "30s", "5m", "1h30m"; us, ms, s/sec, m/min, h, d).
 Result<double> parse_seconds(std::string_view flag, std::string_view text, bool allow_zero = false);
 // "4096", "64K", "8M", "1G" -> bytes (at most 4 GiB).
 Result<size_t> parse_byte_size(std::string_view flag, std::string_view text);

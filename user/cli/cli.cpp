@@ -14,6 +14,8 @@ Result<ParsedArgs> parse_command_line(const std::vector<std::string>& args) {
   app.footer(
       "Without a command, tcpfsm runs 'stats --interval 1'.\n"
       "Needs root (or CAP_BPF and CAP_PERFMON) and a kernel >= 5.8 with BTF.\n"
+      "A DURATION is seconds (10, 0.5) or a number with units, as systemd and Prometheus write them: 500ms,\n"
+      "30s, 5m, 1h30m (us, ms, s, m, h, d).\n"
       "Run 'tcpfsm COMMAND --help' for the flags of a command.");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug output, including libbpf's log");

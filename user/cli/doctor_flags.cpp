@@ -31,13 +31,13 @@ CLI::App* DoctorFlags::add(CLI::App& app) {
                 "An array of findings: id, severity, title, evidence, explanation, action (with --recipe: an object, "
                 "'verdicts' one per setting: line, setting, value, current, verdict, why, evidence)")
       ->group("Output");
-  add_text(cmd, "--observe", observe_, "Watch live traffic this long; 0: files only (default 10)", "SECONDS", "Run");
+  add_text(cmd, "--observe", observe_, "Watch live traffic this long; 0: files only (default 10)", "DURATION", "Run");
   add_text(cmd, "--proc-root", proc_root_, "Read /proc files from this directory instead (no live watching)", "DIR",
            "Run");
   add_text(cmd, "--etc-root", etc_root_, "Read sysctl.conf and sysctl.d/ from here (default /etc)", "DIR", "Run");
   add_text(cmd, "--netns", netns_, "Watch only this network namespace (inode)", "INODE", "Run");
   add_text(cmd, "--idle-after", idle_after_,
-           "An ESTABLISHED connection with no data either way for this long is idle (default 120)", "SECONDS", "Run");
+           "An ESTABLISHED connection with no data either way for this long is idle (default 120)", "DURATION", "Run");
   add_text(cmd, "--recipe", recipe_, "Judge this sysctl recipe line by line ('-': stdin) instead of reporting findings",
            "FILE", "Run");
   return cmd;

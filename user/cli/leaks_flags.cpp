@@ -18,10 +18,10 @@ CLI::App* LeaksFlags::add(CLI::App& app) {
       "  tcpfsm leaks --watch 5 --min-age 60 # every 5 s, sockets stuck for over a minute\n"
       "  tcpfsm leaks --json | jq '.[] | select(.state==\"CLOSE_WAIT\") | {pid, comm, count}'");
   cmd->add_flag("--json", opts_.json, "A JSON array of groups (one array per line with --watch)")->group("Output");
-  add_text(cmd, "--min-age", min_age_, "Only sockets in their state longer than this (default 10)", "SECONDS",
+  add_text(cmd, "--min-age", min_age_, "Only sockets in their state longer than this (default 10)", "DURATION",
            "Output");
-  add_text(cmd, "--watch", watch_, "Report again every N seconds until Ctrl-C", "SECONDS", "Run");
-  add_text(cmd, "--duration", duration_, "With --watch: stop after this many seconds", "SECONDS", "Run");
+  add_text(cmd, "--watch", watch_, "Report again every DURATION until Ctrl-C", "DURATION", "Run");
+  add_text(cmd, "--duration", duration_, "With --watch: stop after this long", "DURATION", "Run");
   filter_.add(cmd, "Filters (--pid, --comm and --cgroup select the holding process)");
   return cmd;
 }

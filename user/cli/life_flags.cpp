@@ -25,7 +25,7 @@ CLI::App* LifeFlags::add(CLI::App& app) {
   cmd->add_flag("-w,--wide", opts_.text.wide, "Wide address columns (fit IPv6)")->group("Output");
   cmd->add_flag("--json", opts_.json, "One JSON object per connection and per TIME_WAIT end; a summary at the end")
       ->group("Output");
-  add_text(cmd, "--duration", duration_, "Stop after this many seconds (default: until Ctrl-C)", "SECONDS", "Run");
+  add_text(cmd, "--duration", duration_, "Stop after this long (default: until Ctrl-C)", "DURATION", "Run");
   add_text(cmd, "--ringbuf-size", ringbuf_, "BPF ring buffer size, a power of two " + default_ringbuf_text(), "BYTES",
            "Run");
   add_text(cmd, "--max-tracked", max_tracked_,

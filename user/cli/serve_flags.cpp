@@ -27,17 +27,21 @@ CLI::App* ServeFlags::add(CLI::App& app) {
       "/metrics and /healthz; the default address is loopback.\n"
       "Examples:\n"
       "  tcpfsm serve                              # http://127.0.0.1:9977/metrics\n"
-      "  tcpfsm serve --listen 0.0.0.0:9977        # reachable from the Prometheus server\n"
+      "  tcpfsm serve --web.listen-address :9977   # every address: reachable from the Prometheus server\n"
       "  tcpfsm serve --bpf-stats --stuck-top 50");
-  add_text(cmd, "--listen", listen_, "HOST:PORT to serve on (default 127.0.0.1:9977)", "ADDR", "Serve");
+  add_text(cmd, "--web.listen-address", listen_,
+           "HOST:PORT to serve on, :PORT for every address (default 127.0.0.1:9977)", "ADDR", "Serve");
+  // Its own option, not a CLI11 alias, so that an error names the flag the user typed.
+  add_text(cmd, "--listen", listen_old_, "The same as --web.listen-address (its first name)", "ADDR", "Serve")
+      ->excludes(listen_.opt);
   add_text(cmd, "--stuck-top", top_, "tcpfsm_stuck_sockets series: the top N holders (default 20)", "N", "Serve");
-  add_text(cmd, "--stuck-min-age", stuck_, "Stuck means held longer than this (default 10)", "SECONDS", "Serve");
+  add_text(cmd, "--stuck-min-age", stuck_, "Stuck means held longer than this (default 10)", "DURATION", "Serve");
   cmd->add_flag("--bpf-stats", opts_.bpf_stats,
                 "Turn on kernel BPF run-time stats while serving (BPF_ENABLE_STATS), for tcpfsm_bpf_* metrics")
       ->group("Serve");
-  add_text(cmd, "--reconcile", reconcile_, "Compare with sock_diag every N seconds; 0: only at start (default 10)",
-           "SECONDS", "Run");
-  add_text(cmd, "--duration", duration_, "Stop after this many seconds (default: never)", "SECONDS", "Run");
+  add_text(cmd, "--reconcile", reconcile_, "Compare with sock_diag every DURATION; 0: only at start (default 10)",
+           "DURATION", "Run");
+  add_text(cmd, "--duration", duration_, "Stop after this long (default: never)", "DURATION", "Run");
   add_text(cmd, "--ringbuf-size", ringbuf_,
            "With --records: BPF ring buffer size, a power of two " + default_ringbuf_text(), "BYTES", "Run");
   cmd->add_flag("--records", opts_.records,
@@ -53,8 +57,9 @@ Result<ServeOptions> ServeFlags::finish() {
   auto filter = filter_.finish();
   if (!filter) return filter.error();
   opts_.filter = std::move(filter.value());
-  if (listen_.given()) {
-    auto l = parse_listen(listen_.value);
+  for (auto [text, flag] : {std::pair{&listen_, "--web.listen-address"}, std::pair{&listen_old_, "--listen"}}) {
+    if (!text->given()) continue;
+    auto l = parse_listen(text->value, flag);
     if (!l) return l.error();
     opts_.host = l->first;
     opts_.port = l->second;

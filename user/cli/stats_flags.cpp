@@ -25,12 +25,12 @@ CLI::App* StatsFlags::add(CLI::App& app) {
       "grouped the same way); its IN/s and lifetimes from a record per transition (--records). LISTEN\n"
       "sockets are listed apart with their accept queues.");
   cmd->add_flag("--json", opts_.json, "One JSON object per report")->group("Output");
-  add_text(cmd, "--interval", interval_, "Report every N seconds; 0: only at the end (default 1)", "SECONDS", "Output");
-  add_text(cmd, "--duration", duration_, "Stop after this many seconds, with a final report", "SECONDS", "Run");
-  add_text(cmd, "--reconcile", reconcile_, "Compare with sock_diag every N seconds; 0: only at start (default 10)",
-           "SECONDS", "Run");
+  add_text(cmd, "--interval", interval_, "Report every DURATION; 0: only at the end (default 1)", "DURATION", "Output");
+  add_text(cmd, "--duration", duration_, "Stop after this long, with a final report", "DURATION", "Run");
+  add_text(cmd, "--reconcile", reconcile_, "Compare with sock_diag every DURATION; 0: only at start (default 10)",
+           "DURATION", "Run");
   add_text(cmd, "--stuck-min-age", stuck_,
-           "Stuck-socket section: holders of sockets in CLOSE_WAIT etc. for longer than this (default 10)", "SECONDS",
+           "Stuck-socket section: holders of sockets in CLOSE_WAIT etc. for longer than this (default 10)", "DURATION",
            "Output");
   add_text(cmd, "--replay", replay_, "Compute from a 'trace --json' capture ('-': stdin)", "FILE", "Run");
   add_text(cmd, "--ringbuf-size", ringbuf_,

@@ -20,7 +20,7 @@ CLI::App* TraceFlags::add(CLI::App& app) {
   cmd->add_flag("-w,--wide", opts_.text.wide, "Wide address columns (fit IPv6), and the CAUSE column")->group("Output");
   cmd->add_flag("--cause", opts_.text.cause, "Add the CAUSE column: why each socket entered CLOSE")->group("Output");
   cmd->add_flag("--json", opts_.json, "One JSON object per line; a summary object at the end")->group("Output");
-  add_text(cmd, "--duration", duration_, "Stop after this many seconds (default: until Ctrl-C)", "SECONDS", "Run");
+  add_text(cmd, "--duration", duration_, "Stop after this long (default: until Ctrl-C)", "DURATION", "Run");
   add_text(cmd, "--ringbuf-size", ringbuf_, "BPF ring buffer size, a power of two " + default_ringbuf_text(), "BYTES",
            "Run");
   filter_.add(cmd);

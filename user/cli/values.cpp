@@ -33,10 +33,10 @@ Result<uint32_t> parse_netns(std::string_view flag, std::string_view text) {
   return *ino;
 }
 
-Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text) {
+Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text, std::string_view flag) {
   auto bad = [&](const std::string& why) {
-    return Error::usage("invalid --listen " + single_quoted(text) + ": " + why +
-                        "; give HOST:PORT, e.g. 127.0.0.1:9977 or [::1]:9977");
+    return Error::usage("invalid " + std::string(flag) + " " + single_quoted(text) + ": " + why +
+                        "; give HOST:PORT, e.g. 127.0.0.1:9977, [::1]:9977 or :9977 (every address)");
   };
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
@@ -52,7 +52,9 @@ Result<std::pair<std::string, uint16_t>> parse_listen(std::string_view text) {
     port = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
   }
-  if (host.empty()) return bad("no host (listening on every address is a choice: say 0.0.0.0 or [::])");
+  // ":9977" is every address, IPv4 and IPv6, as the Prometheus exporters read it.
+  if (host.empty() && text.front() != '[') host = "::";
+  if (host.empty()) return bad("no host");
   const auto value = parse_number<uint32_t>(port);
   if (!value || *value == 0 || *value > 65535) return bad("the port must be 1-65535");
   return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(*value)};

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "base/version.hpp"
@@ -24,6 +25,10 @@ namespace tcpfsm {
 namespace {
 
 constexpr double kPublishS = 0.5;
+// Settings change rarely, namespaces come and go: read them this often.
+constexpr auto kSysctlPeriod = std::chrono::seconds(30);
+// tcpfsm_sysctl series come from at most this many other namespaces.
+constexpr size_t kSysctlNamespaces = 256;
 
 std::string endpoint(const ServeOptions& o) {
   return o.host.find(':') != std::string::npos ? "[" + o.host + "]:" + std::to_string(o.port)
@@ -65,7 +70,7 @@ Status run_serve(const ServeOptions& opts) {
     const int err = errno;
     return Error::runtime("cannot listen on " + endpoint(opts) + ": " +
                               (err ? std::string(std::strerror(err)) : std::string("bind failed")) +
-                              "; is another exporter using the port? choose another with --listen",
+                              "; is another exporter using the port? choose another with --web.listen-address",
                           err);
   }
   HttpThread http(srv);
@@ -83,10 +88,21 @@ Status run_serve(const ServeOptions& opts) {
   auto kernel = start_live_kernel(lopts, opts.ringbuf_bytes);
   if (!kernel) return kernel.error();
 
+  std::vector<SysctlSeries> sysctls;
+  uint64_t sysctls_folded = 0;
+  std::optional<std::chrono::steady_clock::time_point> sysctls_read;
   LiveHooks hooks;
   hooks.stopped = stop_requested;
   hooks.on_tick = [&](LiveState& s) -> Status {
+    if (const auto now = std::chrono::steady_clock::now(); !sysctls_read || now - *sysctls_read >= kSysctlPeriod) {
+      const SysctlScan scan = read_sysctls_by_netns(exported_sysctls(), opts.filter.netns, kSysctlNamespaces);
+      sysctls = sysctl_series(scan);
+      sysctls_folded = scan.folded;
+      sysctls_read = now;
+    }
     auto snap = std::make_shared<MetricsSnapshot>();
+    snap->sysctls = sysctls;
+    snap->sysctl_namespaces_folded = sysctls_folded;
     fill_snapshot(*snap, s.table);
     fill_snapshot(*snap, s.ctx, opts.stuck_top);
     if (opts.bpf_stats) {

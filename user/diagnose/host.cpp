@@ -9,6 +9,7 @@
 
 #include "base/lines.hpp"
 #include "base/parse.hpp"
+#include "collect/sysctls.hpp"
 #include "diagnose/doctor.hpp"
 
 namespace tcpfsm {
@@ -144,21 +145,8 @@ Result<HostSnapshot> read_host(const std::string& proc_root, const std::string& 
   names.insert(names.end(), sysctls.begin(), sysctls.end());
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  for (const auto& name : names) {
-    // Names are dotted words of [a-z0-9_-] (recipe.cpp), so the path stays under proc_root/sys.
-    std::string path = proc_root + "/sys/" + name;
-    std::replace(path.begin() + static_cast<std::ptrdiff_t>(proc_root.size()) + 5, path.end(), '.', '/');
-    auto t = read_text(path);
-    if (!t) continue;
-    std::string value;
-    for (auto line : split_lines(*t)) {
-      for (auto w : split_fields(line)) {
-        if (!value.empty()) value += ' ';
-        value.append(w);
-      }
-    }
-    h.sysctls[name] = value;
-  }
+  for (const auto& name : names)
+    if (auto v = read_sysctl(proc_root, name)) h.sysctls[name] = *v;
   h.settings = settings_of(h.sysctls);
   return h;
 }

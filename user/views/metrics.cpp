@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "base/parse.hpp"
 #include "model/event.hpp"
 #include "model/tcp_state.hpp"
 #include "views/groups_view.hpp"
@@ -157,6 +158,23 @@ void stuck(std::string& out, const MetricsSnapshot& s) {
            "1 when the last stuck-socket pass could not read /proc, so every holder is <unknown>.");
     fmt::format_to(it, "tcpfsm_stuck_owners_unreadable {}\n", s.stuck_owners_unreadable ? 1 : 0);
   }
+}
+
+void sysctls(std::string& out, const MetricsSnapshot& s) {
+  if (s.sysctls.empty()) return;
+  auto it = std::back_inserter(out);
+  header(out, "tcpfsm_sysctl", "gauge",
+         "A TCP setting from /proc/sys, for alert rules to compare with: tcpfsm's own network namespace's (no netns "
+         "label), and another namespace's where it differs (netns: its inode).");
+  for (const auto& v : s.sysctls) {
+    if (v.netns)
+      fmt::format_to(it, "tcpfsm_sysctl{{name=\"{}\",netns=\"{}\"}} {}\n", v.name, v.netns, v.value);
+    else
+      fmt::format_to(it, "tcpfsm_sysctl{{name=\"{}\"}} {}\n", v.name, v.value);
+  }
+  header(out, "tcpfsm_sysctl_namespaces_folded", "gauge",
+         "Network namespaces past the limit whose sysctls were not read (no tcpfsm_sysctl series for them).");
+  fmt::format_to(it, "tcpfsm_sysctl_namespaces_folded {}\n", s.sysctl_namespaces_folded);
 }
 
 // Losses as one metric by reason; every other counter of kRunCounters as
@@ -369,6 +387,43 @@ std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n) {
   return out;
 }
 
+const std::vector<std::string>& exported_sysctls() {
+  static const std::vector<std::string> names = {"net.ipv4.tcp_max_tw_buckets",  "net.ipv4.tcp_fin_timeout",
+                                                 "net.ipv4.ip_local_port_range", "net.core.somaxconn",
+                                                 "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_max_orphans"};
+  return names;
+}
+
+std::vector<SysctlSeries> sysctl_series(const SysctlScan& scan) {
+  // "net.ipv4.ip_local_port_range" = "32768 60999" -> ip_local_port_range_low, _high.
+  auto values = [](const std::map<std::string, std::string>& m) {
+    std::map<std::string, int64_t> out;
+    for (const auto& [dotted, text] : m) {
+      const std::string name = dotted.substr(dotted.rfind('.') + 1);
+      const auto space = text.find(' ');
+      if (space == std::string::npos) {
+        if (auto v = parse_trimmed_int(text)) out[name] = *v;
+      } else if (auto lo = parse_trimmed_int(text.substr(0, space)), hi = parse_trimmed_int(text.substr(space + 1));
+                 lo && hi) {
+        out[name + "_low"] = *lo;
+        out[name + "_high"] = *hi;
+      }
+    }
+    return out;
+  };
+  std::vector<SysctlSeries> series;
+  if (scan.namespaces.empty()) return series;
+  const auto own = values(scan.namespaces[0].values);
+  for (const auto& [name, v] : own) series.push_back({name, 0, v});
+  for (size_t i = 1; i < scan.namespaces.size(); ++i) {
+    for (const auto& [name, v] : values(scan.namespaces[i].values)) {
+      auto it = own.find(name);
+      if (it == own.end() || it->second != v) series.push_back({name, scan.namespaces[i].netns, v});
+    }
+  }
+  return series;
+}
+
 std::string render_metrics(const MetricsSnapshot& s) {
   std::string out;
   out.reserve(64 * 1024);
@@ -379,6 +434,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   counters(out, s);
   grouped(out, s);
   bpf_stats(out, s);
+  sysctls(out, s);
   header(out, "tcpfsm_build_info", "gauge", "tcpfsm's version; always 1.");
   fmt::format_to(std::back_inserter(out), "tcpfsm_build_info{{version=\"{}\"}} 1\n", escape(s.version));
   return out;

@@ -14,6 +14,7 @@
 #include "account/leak_finder.hpp"
 #include "account/stats_context.hpp"
 #include "account/tables.hpp"
+#include "collect/sysctls.hpp"
 #include "model/lifetime_histogram.hpp"
 #include "model/run_counters.hpp"
 #include "model/sparse_histogram.hpp"
@@ -28,6 +29,21 @@ struct StuckSeries {
   std::string container;  // short container id, "" outside containers
   uint64_t count = 0;
 };
+
+// One series of tcpfsm_sysctl: a setting the alert rules compare with,
+// in tcpfsm's own network namespace (netns 0: no label), or in another
+// namespace whose value differs from that.
+struct SysctlSeries {
+  std::string name;  // "tcp_max_tw_buckets", "ip_local_port_range_low"
+  uint32_t netns = 0;
+  int64_t value = 0;
+};
+
+// The sysctls tcpfsm_sysctl exports, by dotted name.
+const std::vector<std::string>& exported_sysctls();
+// A scan's values as series: every exported name of the own namespace,
+// then, per other namespace, the names whose value differs from it.
+std::vector<SysctlSeries> sysctl_series(const SysctlScan& scan);
 
 // One series set of a grouped metric (`serve --by`): its labels, its
 // sockets by state, and (pods, containers) its TIME_WAIT and CLOSE_WAIT
@@ -56,15 +72,17 @@ struct MetricsSnapshot {
   uint64_t drift = 0;
   uint64_t reconciliations = 0;
   uint64_t tracked = 0;
-  std::vector<StuckSeries> stuck;        // at most the top N
-  bool stuck_known = false;              // a leak pass has finished
-  double stuck_age_s = 0;                // how old the report behind `stuck` is
-  uint64_t stuck_failures = 0;           // leak passes that failed
-  bool stuck_owners_unreadable = false;  // the last pass could not read /proc for holders
-  std::vector<BpfProgStats> bpf;         // empty unless BPF stats are on
-  std::optional<GroupBy> group_by;       // serve --by
-  std::vector<GroupSeries> groups;       // at most --top (lport: the listening ports), then "other"
-  uint64_t groups_dropped = 0;           // socket states and records --max-groups folded away
+  std::vector<StuckSeries> stuck;         // at most the top N
+  bool stuck_known = false;               // a leak pass has finished
+  double stuck_age_s = 0;                 // how old the report behind `stuck` is
+  uint64_t stuck_failures = 0;            // leak passes that failed
+  bool stuck_owners_unreadable = false;   // the last pass could not read /proc for holders
+  std::vector<BpfProgStats> bpf;          // empty unless BPF stats are on
+  std::optional<GroupBy> group_by;        // serve --by
+  std::vector<GroupSeries> groups;        // at most --top (lport: the listening ports), then "other"
+  uint64_t groups_dropped = 0;            // socket states and records --max-groups folded away
+  std::vector<SysctlSeries> sysctls;      // empty until the first read
+  uint64_t sysctl_namespaces_folded = 0;  // namespaces past the limit whose sysctls were not read
   std::string version;
 };
 
