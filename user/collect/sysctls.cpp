@@ -46,7 +46,10 @@ SysctlScan read_sysctls_by_netns(const std::vector<std::string>& names, uint32_t
   if (!own) return scan;
   scan.namespaces.push_back({*own, read_all(names)});
   const NamespacePaths found = find_namespaces(only_netns, *own);
-  for (const auto& [ino, paths] : found.paths) {
+  for (const auto& entry : found.paths) {
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    const auto& ino = entry.first;
+    const auto& paths = entry.second;
     if (scan.namespaces.size() > max_namespaces) {
       ++scan.folded;
       continue;
