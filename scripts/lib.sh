@@ -11,6 +11,7 @@ TCPFSM_PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
   iproute2 prometheus libbpf-tools clang-format
+  dpkg-dev lintian man-db
 )
 
 die() {
