@@ -12,7 +12,13 @@ TCPFSM_PACKAGES=(
   libgtest-dev libgmock-dev libcpp-httplib-dev libbenchmark-dev
   iproute2 prometheus libbpf-tools clang-format
   dpkg-dev lintian man-db
+  libyaml-cpp-dev libcrypt-dev libssl-dev openssl curl apache2-utils
+  prometheus-node-exporter
 )
+
+# What scripts/image.sh needs on top: a root filesystem from Debian's
+# packages and an OCI image built from scratch, run by podman.
+TCPFSM_IMAGE_PACKAGES=(mmdebstrap buildah podman uidmap)
 
 die() {
   echo "tcpfsm: $*" >&2
