@@ -16,9 +16,10 @@ TCPFSM_PACKAGES=(
   prometheus-node-exporter
 )
 
-# What scripts/image.sh needs on top: a root filesystem from Debian's
-# packages and an OCI image built from scratch, run by podman.
-TCPFSM_IMAGE_PACKAGES=(mmdebstrap buildah podman uidmap)
+# What scripts/image.sh needs on top (and its test, which reads the manifest
+# with python3-yaml): a root filesystem from Debian's packages and an OCI
+# image built from scratch, run by podman.
+TCPFSM_IMAGE_PACKAGES=(mmdebstrap buildah podman runc uidmap python3-yaml)
 
 die() {
   echo "tcpfsm: $*" >&2

@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root "scripts/test.sh"
-install_missing "${TCPFSM_PACKAGES[@]}"
+install_missing "${TCPFSM_PACKAGES[@]}" "${TCPFSM_IMAGE_PACKAGES[@]}"
 if [ "${1:-}" = "--sanitize" ]; then
   shift
   TCPFSM_BUILD=$TCPFSM_ROOT/build-asan
