@@ -23,6 +23,10 @@ add_custom_command(
 add_custom_target(tcpfsm_docs ALL DEPENDS ${out}/tcpfsm.8.gz ${out}/changelog.gz)
 
 install(TARGETS tcpfsm RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+# Stripped as dh_strip does (CPACK_STRIP_FILES runs a plain `strip`, which
+# keeps the .comment section lintian reports as unneeded).
+install(CODE "execute_process(COMMAND ${CMAKE_STRIP} --remove-section=.comment --remove-section=.note --strip-unneeded
+                \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}/tcpfsm\" COMMAND_ERROR_IS_FATAL ANY)")
 install(FILES ${out}/tcpfsm.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${pkg}/tcpfsm.bash-completion DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME tcpfsm)
@@ -32,13 +36,14 @@ install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES deploy/README.md deploy/prometheus.yml deploy/alerts.yml deploy/alerts_test.yml
               deploy/grafana-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES deploy/kubernetes/daemonset.yaml deploy/kubernetes/prometheus.yml
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/kubernetes)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME tcpfsm)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR})
-set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # tcpfsm_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "tcpfsm maintainers <maintainers@users.noreply.h-seed-57110885.example>")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)

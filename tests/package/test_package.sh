@@ -8,7 +8,6 @@
 # it on the CI machine, which is thrown away).
 #
 # lintian (--pedantic) reports no error and no warning. Left at info level:
-#   binary-has-unneeded-section .comment: CPack strips with plain 'strip'.
 #   package-supports-alternative-init-but-no-init.d-script: the unit is the
 #     only way it is started; a sysvinit script would be an untested copy.
 set -euo pipefail
@@ -51,7 +50,8 @@ mapfile -t files < <(dpkg -L tcpfsm)
 for f in /usr/sbin/tcpfsm /lib/systemd/system/tcpfsm.service /usr/share/man/man8/tcpfsm.8.gz \
   /usr/share/bash-completion/completions/tcpfsm /usr/share/doc/tcpfsm/copyright \
   /usr/share/doc/tcpfsm/changelog.gz /usr/share/doc/tcpfsm/examples/prometheus.yml \
-  /usr/share/doc/tcpfsm/examples/alerts.yml /usr/share/doc/tcpfsm/examples/grafana-dashboard.json; do
+  /usr/share/doc/tcpfsm/examples/alerts.yml /usr/share/doc/tcpfsm/examples/grafana-dashboard.json \
+  /usr/share/doc/tcpfsm/examples/kubernetes/daemonset.yaml; do
   [ -e "$f" ] || fail "$f is not installed"
 done
 
