@@ -49,7 +49,7 @@ DoctorInput observed(const ConnectWatch& w) {
   Observation o;
   o.seconds = 10;
   o.connecting = w.processes();
-  o.connect_destinations = w.destinations();
+  keep_connect_destinations(o, w.destinations());
   o.connects_dropped = w.dropped();
   in.observation = o;
   return in;
@@ -125,6 +125,25 @@ TEST(ConnectWatch, WhatDoesNotFitIsCounted) {
   ASSERT_EQ(scan.size(), 1u);
   EXPECT_THAT(scan[0].title, HasSubstr("tried at least 4096 destinations"));
   EXPECT_THAT(scan[0].evidence.back(), HasSubstr("10 connects not followed"));
+}
+
+// Each backend down gets its finding, up to the 20 doctor judges; every one of
+// them says how many more were only counted.
+TEST(ConnectWatch, DestinationsPastTheJudgedOnesAreCounted) {
+  Connects c;
+  for (uint8_t b = 1; b <= kConnectDestinationsKept + 5; ++b)
+    for (int i = 0; i < 12; ++i)
+      c.end(c.start(200 + b, "client", {10, 77, 1, b}, 7000), TCPFSM_CLOSE, TCPFSM_CAUSE_SYN_TIMEOUT);
+  for (int i = 0; i < 3; ++i) c.end(c.start(300, "healthy", {127, 0, 0, 1}, 80), TCPFSM_ESTABLISHED);
+  const DoctorInput in = observed(c.watch);
+  EXPECT_EQ(in.observation->connect_destinations.size(), kConnectDestinationsKept);
+  EXPECT_EQ(in.observation->connect_destinations_folded, 5u);  // the healthy one has no failure
+  std::vector<Finding> unreachable;
+  check_syn_sent_unreachable(in, unreachable);
+  ASSERT_EQ(unreachable.size(), kConnectDestinationsKept);
+  for (const auto& f : unreachable)
+    EXPECT_EQ(f.evidence.back(),
+              "5 more destinations had failed connects: not judged one by one (doctor keeps the 20 with the most)");
 }
 
 }  // namespace

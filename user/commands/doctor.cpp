@@ -185,8 +185,7 @@ Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctl
   o.connecting = counter.watch.processes();
   for (auto& p : o.connecting)
     if (p.failed_destinations > 0 && p.pid) p.process = owners.process(p.pid);
-  o.connect_destinations = counter.watch.destinations();
-  if (o.connect_destinations.size() > 20) o.connect_destinations.resize(20);  // most failures first
+  keep_connect_destinations(o, counter.watch.destinations());
   o.connects_dropped = counter.watch.dropped();
   // Who keeps idle connections open: the leak pass looked up only stuck sockets' holders.
   o.idle_threshold_ms = static_cast<uint64_t>(opts.idle_after_s * 1e3);

@@ -73,6 +73,7 @@ void check_syn_sent_scan(const DoctorInput& in, std::vector<Finding>& out) {
 
 void check_syn_sent_unreachable(const DoctorInput& in, std::vector<Finding>& out) {
   if (!in.observation) return;
+  const size_t first = out.size();
   std::vector<uint32_t> scanners;
   for (const auto& p : in.observation->connecting)
     if (is_scan(p)) scanners.push_back(p.pid);
@@ -118,6 +119,13 @@ void check_syn_sent_unreachable(const DoctorInput& in, std::vector<Finding>& out
           d.addr);
     }
     out.push_back(std::move(f));
+  }
+  // Say what was not judged, on every finding this rule made.
+  if (const uint64_t folded = in.observation->connect_destinations_folded; folded > 0) {
+    for (size_t i = first; i < out.size(); ++i)
+      out[i].evidence.push_back(fmt::format(
+          "{} more destinations had failed connects: not judged one by one (doctor keeps the {} with the most)", folded,
+          kConnectDestinationsKept));
   }
 }
 

@@ -136,6 +136,9 @@ std::vector<IdleGroup> idle_groups(const std::vector<SocketRecord>& dump, const 
 
 // What the live engines saw; built by summarize_observation from a dump
 // taken at the end and the connections counted while watching.
+// Destinations with failed connects doctor judges one by one; the rest are counted.
+inline constexpr size_t kConnectDestinationsKept = 20;
+
 struct Observation {
   double seconds = 0;
   std::array<uint64_t, TCPFSM_STATE_MAX> states{};
@@ -150,7 +153,8 @@ struct Observation {
   // Outgoing connects during the watch (ConnectWatch), and the ones it did
   // not follow for want of room.
   std::vector<ProcessConnects> connecting;
-  std::vector<DestinationConnects> connect_destinations;
+  std::vector<DestinationConnects> connect_destinations;  // at most kConnectDestinationsKept, most failures first
+  uint64_t connect_destinations_folded = 0;               // with failures, past those: not judged, only counted
   uint64_t connects_dropped = 0;
   // ESTABLISHED idle for idle_threshold_ms or more, per service and client (idle_groups).
   std::vector<IdleGroup> idle;
@@ -169,6 +173,10 @@ struct ConnectKey {
 
 // no_local_port: per destination, the connects that failed for want of a
 // local port (SYN_SENT -> CLOSE, cause no_local_port).
+// The watch's destinations, kConnectDestinationsKept of them judged one by one;
+// those with failures past that are counted in connect_destinations_folded.
+void keep_connect_destinations(Observation& o, std::vector<DestinationConnects> destinations);
+
 Observation summarize_observation(const std::vector<SocketRecord>& dump, const std::map<ConnectKey, uint64_t>& connects,
                                   double seconds, LeakReport leaks, uint64_t leak_min_age_ns,
                                   const std::map<ConnectKey, uint64_t>& no_local_port = {});

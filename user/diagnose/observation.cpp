@@ -199,11 +199,24 @@ Observation summarize_observation(const std::vector<SocketRecord>& dump, const s
     if ((a.no_local_port > 0) != (b.no_local_port > 0)) return a.no_local_port > 0;  // failing now: first
     return std::max(a.connects, a.time_wait) > std::max(b.connects, b.time_wait);
   });
-  if (o.destinations.size() > 20) o.destinations.resize(20);
+  // Every destination is kept (one entry per distinct peer of the dump, which
+  // is already in memory): the rules report only those over their thresholds,
+  // and port_pressure sums the failures over all of them.
   std::stable_sort(o.listeners.begin(), o.listeners.end(), [](const auto& a, const auto& b) {
     return a.accept_queue + a.syn_recv > b.accept_queue + b.syn_recv;
   });
   return o;
+}
+
+void keep_connect_destinations(Observation& o, std::vector<DestinationConnects> destinations) {
+  o.connect_destinations_folded = 0;
+  if (destinations.size() > kConnectDestinationsKept) {  // most failures first
+    o.connect_destinations_folded =
+        static_cast<uint64_t>(std::count_if(destinations.begin() + kConnectDestinationsKept, destinations.end(),
+                                            [](const DestinationConnects& d) { return d.outcomes.failed() > 0; }));
+    destinations.resize(kConnectDestinationsKept);
+  }
+  o.connect_destinations = std::move(destinations);
 }
 
 }  // namespace tcpfsm
