@@ -1,6 +1,7 @@
-// tcpfsm serve against the real thing: node_tcp_connection_states equal to
+// tcpfsm serve against the real things: node_tcp_connection_states equal to
 // what Debian's prometheus-node-exporter (tcpstat collector) exports from the
-// same namespace at the same moment.
+// same namespace at the same moment, and every query of the Grafana
+// dashboard answered by Debian's Prometheus scraping a live tcpfsm.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -10,9 +11,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -316,6 +319,129 @@ TEST(Parity, NodeTcpConnectionStatesEqualNodeExportersOwnNamespaceOnly) {
     tf_body = tf_scraper.get();
   } while (std::chrono::steady_clock::now() < counted);
   EXPECT_GE(beyond, kOtherListeners) << tf_body;
+
+  tf.signal(SIGTERM);
+  EXPECT_EQ(tf.wait().status, 0);
+}
+
+// Every panel's target expression, panels nested in rows included.
+void collect_exprs(const nlohmann::json& panels, std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& p : panels) {
+    for (const auto& t : p.value("targets", nlohmann::json::array()))
+      if (t.contains("expr")) out.emplace_back(p.value("title", "?"), t["expr"].get<std::string>());
+    if (p.contains("panels")) collect_exprs(p["panels"], out);
+  }
+}
+
+// The dashboard's Grafana variables, as this test sets them: its one
+// template variable is the instance (a regex, multi-valued in Grafana), and
+// the built-in interval variables are the ranges a 1 s scrape fills.
+std::string with_variables(std::string expr, const std::string& instance) {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {"${instance}", instance},          {"$instance", instance}, {"$__rate_interval", "1m"},
+      {"${__rate_interval}", "1m"},       {"$__interval", "1s"},   {"$__range", "5m"},
+      {"${DS_PROMETHEUS}", "prometheus"},
+  };
+  for (const auto& [var, value] : table) {
+    for (size_t at; (at = expr.find(var)) != std::string::npos;) expr.replace(at, var.size(), value);
+  }
+  return expr;
+}
+
+// An instant query's status and result (null when nothing answered).
+nlohmann::json prom_query(uint16_t port, const std::string& query) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  auto r = c.Get("/api/v1/query", httplib::Params{{"query", query}}, httplib::Headers{});
+  if (!r) return nullptr;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(r->body) : j;
+}
+
+// The dashboard as a user sees it: tcpfsm serve with the flags it assumes
+// (--bpf-stats for the BPF panels, a short --stuck-min-age so the stuck
+// table fills within the test), traffic that keeps every panel moving
+// (connections that end in TIME_WAIT, CLOSE_WAIT held by nobody closing),
+// Debian's Prometheus scraping it every second: every expr of every panel
+// answers success with at least one series.
+TEST(Dashboard, EveryPanelQueryReturnsSeriesFromARealPrometheus) {
+  std::ifstream f(std::string(TCPFSM_FIXTURES) + "/../../deploy/grafana-dashboard.json");
+  const auto dash = nlohmann::json::parse(f, nullptr, false);
+  ASSERT_FALSE(dash.is_discarded());
+  std::vector<std::pair<std::string, std::string>> exprs;
+  collect_exprs(dash["panels"], exprs);
+  ASSERT_GE(exprs.size(), 10u) << "the dashboard's panels were not found";
+
+  const uint16_t tf_port = free_port(), prom_port = free_port();
+  Binary tf({"serve", "--web.listen-address", "127.0.0.1:" + std::to_string(tf_port), "--bpf-stats", "--stuck-min-age",
+             "1s"});
+  ASSERT_TRUE(wait_for_metrics(tf_port)) << tf.err_so_far();
+
+  // Traffic: a connection every 50 ms (client closes first: ESTABLISHED,
+  // FIN_WAIT2, CLOSE_WAIT, LAST_ACK lifetimes, a TIME_WAIT each), and one
+  // the server never closes (CLOSE_WAIT, stuck after a second).
+  Fd lis = listen_loopback(AF_INET);
+  const uint16_t server = local_port(lis.get());
+  Fd leaked_client = connect_loopback(AF_INET, server);
+  Fd leaked = accept_one(lis.get());
+  leaked_client.reset();
+  std::atomic<bool> stop{false};
+  std::thread traffic([&] {
+    while (!stop) {
+      one_connection(AF_INET, lis.get(), server);
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{stop, traffic};
+
+  const std::string instance = "127.0.0.1:" + std::to_string(tf_port);
+  struct Dir {
+    std::string path = tmpdir();
+    ~Dir() { fs::remove_all(path); }
+  } config;
+  Program prom = [&] {
+    const std::string& dir = config.path;
+    std::ofstream(dir + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                              "scrape_configs:\n  - job_name: tcpfsm\n    static_configs:\n"
+                                              "      - targets: ['"
+                                           << instance << "']\n";
+    return Program({"/usr/bin/prometheus", "--config.file=" + dir + "/prometheus.yml",
+                    "--storage.tsdb.path=" + dir + "/data",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)});
+  }();
+  // At least three scrapes before any panel is asked.
+  const auto scraped = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    const auto j = prom_query(prom_port, "count_over_time(up{job=\"tcpfsm\"}[5m]) >= 3");
+    if (j.is_object() && j["status"] == "success" && !j["data"]["result"].empty()) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), scraped) << "no 3 scrapes: " << prom.log();
+    std::this_thread::sleep_for(200ms);
+  }
+
+  // Each query until it has series: the stuck pass runs every 5 s and rates
+  // need two samples, so some fill a few seconds after the others.
+  std::map<std::string, std::string> failing;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (const auto& [title, raw] : exprs) {
+    const std::string q = with_variables(raw, instance);
+    EXPECT_EQ(q.find('$'), std::string::npos) << "a variable the table lacks: " << raw;
+    nlohmann::json j;
+    bool ok = false;
+    do {
+      j = prom_query(prom_port, q);
+      ok = j.is_object() && j["status"] == "success" && !j["data"]["result"].empty();
+      if (!ok) std::this_thread::sleep_for(500ms);
+    } while (!ok && std::chrono::steady_clock::now() < deadline);
+    if (!ok) failing[title + ": " + q] = j.dump();
+  }
+  EXPECT_TRUE(failing.empty()) << ::testing::PrintToString(failing);
 
   tf.signal(SIGTERM);
   EXPECT_EQ(tf.wait().status, 0);
