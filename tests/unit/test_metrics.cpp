@@ -56,9 +56,9 @@ TEST(Metrics, GaugesTransitionsAndHistogramFromTheTable) {
   s.counters.events = 2;
   const std::string text = render_metrics(s);
   expect_well_formed(text);
-  EXPECT_THAT(text, HasSubstr("# TYPE node_tcp_connection_states gauge\n"));
-  EXPECT_THAT(text, HasSubstr("node_tcp_connection_states{state=\"established\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("node_tcp_connection_states{state=\"time_wait\"} 0\n"));
+  // The table's counts are every namespace's: never node_exporter's metric.
+  EXPECT_THAT(text, Not(HasSubstr("# TYPE node_tcp_connection_states")));
+  EXPECT_THAT(text, Not(HasSubstr("node_tcp_connection_states{")));
   EXPECT_THAT(text, HasSubstr("tcpfsm_sockets{state=\"established\",family=\"ipv4\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_sockets{state=\"established\",family=\"ipv6\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_transitions_total{from=\"close\",to=\"syn_sent\"} 1\n"));
@@ -74,6 +74,44 @@ TEST(Metrics, GaugesTransitionsAndHistogramFromTheTable) {
   EXPECT_THAT(text, HasSubstr("tcpfsm_timewait_ends_total{how=\"killed\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_build_info{version=\"0.1.0\"} 1\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("tcpfsm_bpf_runs_total")));  // BPF stats off
+}
+
+SocketRecord record(uint8_t state, uint32_t rq, uint32_t wq) {
+  SocketRecord r;
+  r.family = AF_INET;
+  r.state = state;
+  r.rqueue = rq;
+  r.wqueue = wq;
+  return r;
+}
+
+// node_exporter's tcpstat: states that have sockets, both queue sums over
+// every socket (a listener's accept queue and backlog too), label-sorted.
+TEST(Metrics, NodeTcpConnectionStatesAreNodeExportersTcpstat) {
+  const NodeTcpStat n = node_tcp_stat({record(TCPFSM_LISTEN, 1, 128), record(TCPFSM_ESTABLISHED, 1000, 0),
+                                       record(TCPFSM_ESTABLISHED, 0, 2'000'000), record(TCPFSM_TIME_WAIT, 0, 0)});
+  EXPECT_EQ(n.dumped, 4u);
+  EXPECT_EQ(n.rx_queued_bytes, 1001u);
+  EXPECT_EQ(n.tx_queued_bytes, 2'000'128u);
+  MetricsSnapshot s;
+  const std::string text = render_metrics(s, n);
+  expect_well_formed(text);
+  EXPECT_THAT(text, HasSubstr("# HELP node_tcp_connection_states Number of connection states.\n"
+                              "# TYPE node_tcp_connection_states gauge\n"
+                              "node_tcp_connection_states{state=\"established\"} 2\n"
+                              "node_tcp_connection_states{state=\"listen\"} 1\n"
+                              "node_tcp_connection_states{state=\"rx_queued_bytes\"} 1001\n"
+                              "node_tcp_connection_states{state=\"time_wait\"} 1\n"
+                              "node_tcp_connection_states{state=\"tx_queued_bytes\"} 2000128\n"
+                              "# HELP tcpfsm_sockets "));
+  EXPECT_THAT(text, Not(HasSubstr("node_tcp_connection_states{state=\"close_wait\"}")));
+  // An empty namespace: node_exporter writes no family at all.
+  const std::string empty = render_metrics(s, node_tcp_stat({}));
+  EXPECT_THAT(empty, Not(HasSubstr("# HELP node_tcp_connection_states")));
+  EXPECT_THAT(empty, Not(HasSubstr("node_tcp_connection_states{")));
+  // Queues of zero are still written once a socket was seen.
+  EXPECT_THAT(render_metrics(s, node_tcp_stat({record(TCPFSM_TIME_WAIT, 0, 0)})),
+              HasSubstr("node_tcp_connection_states{state=\"rx_queued_bytes\"} 0\n"));
 }
 
 TEST(Metrics, ClosesByStateAndCauseAndRetransmitsByState) {

@@ -21,7 +21,8 @@ CLI::App* ServeFlags::add(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Prometheus exporter: /metrics and /healthz over HTTP");
   cmd->footer(
       "Serves the live engine of 'stats' in Prometheus text format: node_tcp_connection_states (node_exporter's\n"
-      "name and labels, so existing dashboards work), tcpfsm_sockets, tcpfsm_transitions_total,\n"
+      "tcpstat exactly: its own network namespace, unfiltered), tcpfsm_sockets (every namespace),\n"
+      "tcpfsm_transitions_total,\n"
       "tcpfsm_state_duration_seconds (histogram), tcpfsm_timewait_ends_total, tcpfsm_stuck_sockets (top holders\n"
       "from 'leaks'), event and loss counters, drift, and BPF run time with --bpf-stats. Only GET and HEAD, on\n"
       "/metrics and /healthz; the default address is loopback.\n"

@@ -14,6 +14,11 @@
 
 namespace tcpfsm {
 
+// node_exporter's tcpstat asks for TCPF_ALL (0xFFF): states 0..11, so no
+// TCP_BOUND_INACTIVE sockets; the kernel adds request sockets (reported as
+// SYN_RECV) whenever the SYN_RECV bit is set.
+inline constexpr uint32_t kNodeExporterStates = 0xFFF;
+
 // What a dump asks the kernel for. The defaults give every socket, no extras.
 struct DumpRequest {
   uint32_t states = ~0U;    // bit (1 << state); the kernel filters

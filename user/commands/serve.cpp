@@ -2,7 +2,9 @@
 //
 // The consumer thread copies a MetricsSnapshot (fixed size: no per-socket
 // data) every kPublishS seconds; HTTP threads render the newest one.
-// Neither ever waits for the other beyond a pointer swap.
+// Neither ever waits for the other beyond a pointer swap. Only
+// node_tcp_connection_states is read at the scrape, on the HTTP thread: a
+// sock_diag dump of this namespace, as node_exporter takes it.
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,8 @@
 #include <thread>
 
 #include "base/version.hpp"
+#include "collect/netns.hpp"
+#include "collect/sock_diag.hpp"
 #include "commands/commands.hpp"
 #include "commands/live_kernel.hpp"
 #include "commands/run_control.hpp"
@@ -58,12 +62,28 @@ class HttpThread {
   std::thread thread_;
 };
 
+// node_tcp_connection_states: node_exporter's own dump (TCPF_ALL, both
+// families, this process's namespace), taken at the scrape as it takes it,
+// so the two agree socket for socket whatever the filters say.
+std::optional<NodeTcpStat> read_own_netns(uint32_t netns) {
+  DumpRequest req;
+  req.states = kNodeExporterStates;
+  auto dump = dump_tcp_sockets(netns, req);
+  if (!dump) {
+    spdlog::warn("node_tcp_connection_states left out of this scrape: {}", dump.error().message);
+    return std::nullopt;
+  }
+  return node_tcp_stat(*dump);
+}
+
 }  // namespace
 
 Status run_serve(const ServeOptions& opts) {
   httplib::Server srv;
   PublishedMetrics pub;
-  configure_exporter(srv, pub);
+  const auto own = own_netns();
+  if (!own) return own.error();
+  configure_exporter(srv, pub, [netns = *own] { return read_own_netns(netns); });
   // Bind before loading anything: a port in use fails at once.
   errno = 0;
   if (!srv.bind_to_port(opts.host, opts.port)) {

@@ -55,7 +55,7 @@ uint64_t PublishedMetrics::age_ns() const {
   return published_ns_ ? monotonic_ns() - published_ns_ : UINT64_MAX;
 }
 
-void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub) {
+void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns) {
   using httplib::Request;
   using httplib::Response;
   srv.new_task_queue = [] { return new BoundedTaskQueue(); };
@@ -78,14 +78,15 @@ void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub) {
     res.set_content("only GET and HEAD are served\n", "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
-  srv.Get("/metrics", [&pub](const Request&, Response& res) {
+  srv.Get("/metrics", [&pub, own_netns = std::move(own_netns)](const Request&, Response& res) {
     auto snap = pub.get();
     if (!snap) {
       res.status = 503;
       res.set_content("tcpfsm is starting\n", "text/plain");
       return;
     }
-    res.set_content(render_metrics(*snap), "text/plain; version=0.0.4; charset=utf-8");
+    const std::optional<NodeTcpStat> own = own_netns ? own_netns() : std::nullopt;
+    res.set_content(render_metrics(*snap, own), "text/plain; version=0.0.4; charset=utf-8");
   });
   srv.Get("/healthz", [&pub](const Request&, Response& res) {
     // Healthy while the consumer publishes: it does so every half second.

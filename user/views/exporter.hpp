@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -36,9 +37,15 @@ inline constexpr int kExporterThreads = 2;
 // Connections accepted and waiting for a worker, at most.
 inline constexpr size_t kExporterMaxPending = 16;
 
+// Reads node_exporter's tcpstat of tcpfsm's own network namespace, on the
+// HTTP thread at each scrape as node_exporter does; nullopt when the dump
+// failed (the metric is left out of that scrape).
+using OwnNetnsReader = std::function<std::optional<NodeTcpStat>()>;
+
 // Routes (/metrics, /healthz, /; 404 elsewhere; 405 for anything but GET
 // and HEAD), limits (worker threads, payload, timeouts, keep-alive) and
-// error bodies. `pub` must outlive the server.
-void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub);
+// error bodies. `pub` must outlive the server. Without `own_netns`,
+// node_tcp_connection_states is not served.
+void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns = {});
 
 }  // namespace tcpfsm

@@ -45,14 +45,27 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+// What node_exporter writes: a series per state that has sockets and the
+// two queue sums, sorted by label value as its client library sorts them;
+// nothing at all, not even HELP and TYPE, when the dump found no socket.
+void node_states(std::string& out, const NodeTcpStat& n) {
+  if (!n.dumped) return;
+  std::vector<std::pair<std::string_view, uint64_t>> series = {{"rx_queued_bytes", n.rx_queued_bytes},
+                                                               {"tx_queued_bytes", n.tx_queued_bytes}};
+  for (uint8_t st : kNodeStates) {
+    if (n.sockets[st]) series.emplace_back(state_label(st), n.sockets[st]);
+  }
+  std::sort(series.begin(), series.end());
+  header(out, "node_tcp_connection_states", "gauge", "Number of connection states.");
+  for (const auto& [state, v] : series)
+    fmt::format_to(std::back_inserter(out), "node_tcp_connection_states{{state=\"{}\"}} {}\n", state, v);
+}
+
 void state_gauges(std::string& out, const MetricsSnapshot& s) {
   auto it = std::back_inserter(out);
-  header(out, "node_tcp_connection_states", "gauge", "Number of connection states.");
-  for (uint8_t st : kNodeStates) {
-    fmt::format_to(it, "node_tcp_connection_states{{state=\"{}\"}} {}\n", state_label(st),
-                   s.sockets[0][st] + s.sockets[1][st]);
-  }
-  header(out, "tcpfsm_sockets", "gauge", "TCP sockets by state and address family, followed live.");
+  header(out, "tcpfsm_sockets", "gauge",
+         "TCP sockets by state and address family, followed live in every network namespace tcpfsm watches "
+         "(node_tcp_connection_states: its own namespace only, as node_exporter).");
   for (int fam = 0; fam < 2; ++fam) {
     for (uint8_t st : kNodeStates) {
       fmt::format_to(it, "tcpfsm_sockets{{state=\"{}\",family=\"{}\"}} {}\n", state_label(st),
@@ -424,9 +437,22 @@ std::vector<SysctlSeries> sysctl_series(const SysctlScan& scan) {
   return series;
 }
 
-std::string render_metrics(const MetricsSnapshot& s) {
+NodeTcpStat node_tcp_stat(const std::vector<SocketRecord>& dump) {
+  NodeTcpStat n;
+  for (const auto& r : dump) {
+    ++n.dumped;
+    n.rx_queued_bytes += r.rqueue;
+    n.tx_queued_bytes += r.wqueue;
+    // A TCPF_ALL dump reports states 1..11 only (request sockets as SYN_RECV).
+    if (r.state < TCPFSM_STATE_MAX) ++n.sockets[r.state];
+  }
+  return n;
+}
+
+std::string render_metrics(const MetricsSnapshot& s, const std::optional<NodeTcpStat>& own_netns) {
   std::string out;
   out.reserve(64 * 1024);
+  if (own_netns) node_states(out, *own_netns);
   state_gauges(out, s);
   closes(out, s);
   durations(out, s);

@@ -17,6 +17,7 @@
 #include "collect/sysctls.hpp"
 #include "model/lifetime_histogram.hpp"
 #include "model/run_counters.hpp"
+#include "model/socket_record.hpp"
 #include "model/sparse_histogram.hpp"
 #include "tcpfsm/event.h"
 
@@ -86,6 +87,19 @@ struct MetricsSnapshot {
   std::string version;
 };
 
+// node_tcp_connection_states as node_exporter's tcpstat collector
+// (1.5.0, Debian 12) computes it: one sock_diag dump of the exporter's own
+// network namespace at each scrape, every socket counted by the state the
+// dump reports, and the idiag_rqueue and idiag_wqueue of all of them
+// summed (listeners included: their accept queue and their backlog).
+struct NodeTcpStat {
+  std::array<uint64_t, TCPFSM_STATE_MAX> sockets{};  // by state; only states with sockets are exported
+  uint64_t rx_queued_bytes = 0;
+  uint64_t tx_queued_bytes = 0;
+  uint64_t dumped = 0;  // sockets the dump returned; with none, node_exporter exports no series at all
+};
+NodeTcpStat node_tcp_stat(const std::vector<SocketRecord>& dump);
+
 // Copies what a scrape needs from the table and the engine's context (no
 // per-socket data: the cost does not grow with the number of sockets).
 void fill_snapshot(MetricsSnapshot& s, const TcpTables& t);
@@ -99,7 +113,8 @@ std::vector<StuckSeries> stuck_series(const LeakReport& r, size_t n);
 // something listens on, the others the report's rows; the rest is "other".
 std::vector<GroupSeries> group_series(const GroupReport& r);
 
-// Prometheus text exposition format 0.0.4.
-std::string render_metrics(const MetricsSnapshot& s);
+// Prometheus text exposition format 0.0.4. node_tcp_connection_states is
+// written only with `own_netns`, read at the scrape (see NodeTcpStat).
+std::string render_metrics(const MetricsSnapshot& s, const std::optional<NodeTcpStat>& own_netns = std::nullopt);
 
 }  // namespace tcpfsm
