@@ -19,6 +19,7 @@
 #include "model/run_counters.hpp"
 #include "model/sparse_histogram.hpp"
 #include "tcpfsm/event.h"
+#include "views/web_auth.hpp"
 
 namespace tcpfsm {
 
@@ -101,5 +102,9 @@ std::vector<GroupSeries> group_series(const GroupReport& r);
 
 // Prometheus text exposition format 0.0.4.
 std::string render_metrics(const MetricsSnapshot& s);
+
+// The exporter's own basic auth counters, appended to /metrics when
+// --web.config.file sets basic_auth_users (without it they cannot move).
+std::string render_web_auth_metrics(const BasicAuthCounters& c);
 
 }  // namespace tcpfsm
