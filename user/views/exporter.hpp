@@ -6,8 +6,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "base/result.hpp"
 #include "views/metrics.hpp"
+#include "views/web_auth.hpp"
+#include "views/web_config.hpp"
 
 namespace httplib {
 class Server;
@@ -36,9 +42,19 @@ inline constexpr int kExporterThreads = 2;
 // Connections accepted and waiting for a worker, at most.
 inline constexpr size_t kExporterMaxPending = 16;
 
+// The server a web config asks for: without tls_server_config a plain
+// httplib::Server; with it an SSLServer whose OpenSSL context holds the
+// certificate, the key, the protocol versions and the client certificate
+// policy. The files are read here, once: an error names the file and what
+// OpenSSL said (a usage error: the config points at it).
+Result<std::unique_ptr<httplib::Server>> make_exporter_server(const WebConfig& web);
+
 // Routes (/metrics, /healthz, /; 404 elsewhere; 405 for anything but GET
 // and HEAD), limits (worker threads, payload, timeouts, keep-alive) and
-// error bodies. `pub` must outlive the server.
-void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub);
+// error bodies. With `auth` enabled every path needs basic auth (401
+// otherwise); `headers` go on every answer. `pub` and `auth` must outlive
+// the server.
+void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, BasicAuth* auth = nullptr,
+                        std::vector<std::pair<std::string, std::string>> headers = {});
 
 }  // namespace tcpfsm
