@@ -157,6 +157,11 @@ void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, Basic
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // cpp-httplib writes the headers and the body apart; over TLS they are two
+  // records, and Nagle holds the second until the client's delayed ACK
+  // (40 ms: BENCHMARKS.md, "What TLS and basic auth cost a scrape").
+  // Accepted sockets inherit TCP_NODELAY from the listener.
+  srv.set_tcp_nodelay(true);
   srv.set_payload_max_length(kExporterMaxPayload);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);
