@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cli/cli.hpp"
 #include "views/metrics.hpp"
 #include "views/web_auth.hpp"
 #include "views/web_config.hpp"
@@ -277,6 +278,22 @@ TEST(BasicAuth, CountersInTheExposition) {
                               "tcpfsm_web_auth_cache_dropped_total 3\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_web_auth_rejected_total 5\n"));
   EXPECT_THAT(text, HasSubstr("tcpfsm_web_auth_cache_hits_total 7\n"));
+}
+
+TEST(WebConfigFlag, NamesTheFileAndNothingIsReadWhileParsingFlags) {
+  auto none = parse_command_line({"serve"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->command->serve.web_config_file, "");
+  // The cli layer makes no file system calls: a missing file is the command's to find.
+  auto given = parse_command_line({"serve", "--web.config.file", "/nonexistent/web.yml"});
+  ASSERT_TRUE(given.ok()) << given.error().message;
+  EXPECT_EQ(given->command->serve.web_config_file, "/nonexistent/web.yml");
+  auto empty = parse_command_line({"serve", "--web.config.file", ""});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind, Error::Kind::Usage);
+  EXPECT_EQ(empty.error().message,
+            "invalid --web.config.file '': give the path of a web config file, or leave the flag out");
+  EXPECT_FALSE(parse_command_line({"stats", "--web.config.file", "w.yml"}).ok()) << "serve only";
 }
 
 }  // namespace
