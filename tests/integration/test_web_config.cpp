@@ -341,6 +341,10 @@ TEST(WebConfig, MalformedConfigsExitTwoWithOneLine) {
       {pki.config("no-cert-file.yml", "tls_server_config:\n  cert_file: missing.pem\n  key_file: server.key\n"),
        "tcpfsm: invalid --web.config.file '" + d + "/no-cert-file.yml': tls_server_config.cert_file '" + d +
            "/missing.pem': No such file or directory; give a readable PEM certificate (chain)\n"},
+      {pki.config("tls10.yml", std::string(kTls) + "  min_version: TLS10\n"),
+       "tcpfsm: invalid --web.config.file '" + d +
+           "/tls10.yml': tls_server_config.min_version TLS10: this OpenSSL refuses TLS 1.0 and 1.1 at its security "
+           "level (2); use TLS12 or TLS13\n"},
       {pki.config("wrong-key.yml", "tls_server_config:\n  cert_file: server.pem\n  key_file: client.key\n"),
        "tcpfsm: invalid --web.config.file '" + d + "/wrong-key.yml': tls_server_config.key_file '" + d +
            "/client.key' is not the key of cert_file '" + d + "/server.pem'; give the pair that belongs together\n"},

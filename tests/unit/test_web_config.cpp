@@ -106,6 +106,7 @@ TEST(WebConfig, EveryTlsVersion) {
   for (const auto& [name, v] : cases) {
     WebConfig c = parse_ok(std::string("tls_server_config: {cert_file: c, key_file: k, min_version: ") + name + "}");
     EXPECT_EQ(c.tls->min_version, v) << name;
+    EXPECT_EQ(tls_version_name(v), name);
   }
 }
 

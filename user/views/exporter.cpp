@@ -80,6 +80,13 @@ std::string setup_tls(SSL_CTX& ctx, const TlsServerConfig& t, const std::string&
   ERR_clear_error();
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                 SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // OpenSSL 3 refuses TLS 1.0 and 1.1 handshakes at security level 1 and
+  // above (their signatures use SHA-1 and MD5); Debian sets level 2. Say so
+  // now rather than accept a version no client could then use.
+  if (t.min_version < kTls12 && SSL_CTX_get_security_level(&ctx) >= 1)
+    return prefix + "tls_server_config.min_version " + tls_version_name(t.min_version) +
+           ": this OpenSSL refuses TLS 1.0 and 1.1 at its security level (" +
+           std::to_string(SSL_CTX_get_security_level(&ctx)) + "); use TLS12 or TLS13";
   if (SSL_CTX_set_min_proto_version(&ctx, t.min_version) != 1 ||
       SSL_CTX_set_max_proto_version(&ctx, t.max_version) != 1)
     return prefix + "tls_server_config.min_version/max_version: " + ssl_reason() + "; use TLS12 or TLS13";

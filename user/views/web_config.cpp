@@ -293,6 +293,11 @@ const char* client_auth_name(ClientAuth a) {
   return "?";
 }
 
+std::string tls_version_name(int v) {
+  if (v < kTls10 || v > kTls13) return "?";
+  return "TLS1" + std::to_string(v - kTls10);
+}
+
 bool is_bcrypt_hash(std::string_view h) {
   if (h.size() != 60 || h.substr(0, 2) != "$2" || h[3] != '$' || h[6] != '$') return false;
   if (h[2] != 'a' && h[2] != 'b' && h[2] != 'y') return false;

@@ -26,6 +26,8 @@ const char* client_auth_name(ClientAuth a);
 
 // Protocol versions as OpenSSL numbers them (TLS1_VERSION ... TLS1_3_VERSION).
 inline constexpr int kTls10 = 0x0301, kTls11 = 0x0302, kTls12 = 0x0303, kTls13 = 0x0304;
+// "TLS12" for kTls12, as the config writes it.
+std::string tls_version_name(int v);
 
 struct TlsServerConfig {
   // Relative paths are joined with the config file's directory, as exporter-toolkit does.
