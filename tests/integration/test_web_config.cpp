@@ -152,7 +152,10 @@ TEST(WebConfig, CurlScrapesOverTlsWithBasicAuthAndEveryoneElseGets401) {
   Pki pki;
   ASSERT_TRUE(pki.ok);
   const uint16_t port = free_port();
-  Serve serve(pki.config("web.yml", kTls + pki.basic_auth()), port);
+  Serve serve(pki.config("web.yml", kTls + pki.basic_auth() +
+                                        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+                                        "    Strict-Transport-Security: max-age=31536000\n"),
+              port);
   ASSERT_TRUE(serve.started()) << serve.err();
   const std::string ca = "--cacert " + pki.dir + "/ca.pem ";
 
@@ -161,6 +164,8 @@ TEST(WebConfig, CurlScrapesOverTlsWithBasicAuthAndEveryoneElseGets401) {
   EXPECT_THAT(ok.body, HasSubstr("tcpfsm_build_info{version=\"0.1.0\"} 1\n"));
   EXPECT_THAT(ok.body, HasSubstr("node_tcp_connection_states{state=\"established\"}"));
   EXPECT_EQ(counter(ok.body, "tcpfsm_web_auth_rejected_total"), 0);
+  EXPECT_THAT(ok.headers, HasSubstr("X-Frame-Options: deny\r\n"));
+  EXPECT_THAT(ok.headers, HasSubstr("Strict-Transport-Security: max-age=31536000\r\n"));
   // 503s before the first snapshot passed auth too: count from here.
   const long hits = counter(ok.body, "tcpfsm_web_auth_cache_hits_total");
   ASSERT_GE(hits, 0);
@@ -170,6 +175,7 @@ TEST(WebConfig, CurlScrapesOverTlsWithBasicAuthAndEveryoneElseGets401) {
   EXPECT_EQ(wrong.status, 401);
   EXPECT_THAT(wrong.headers, HasSubstr("WWW-Authenticate: Basic\r\n"));
   EXPECT_THAT(wrong.body, Not(HasSubstr("tcpfsm_")));
+  EXPECT_THAT(wrong.headers, HasSubstr("X-Frame-Options: deny\r\n")) << "on every answer";
   Curl none = curl(pki.dir, ca + url(port));
   EXPECT_EQ(none.status, 401);
   EXPECT_THAT(none.headers, HasSubstr("WWW-Authenticate: Basic\r\n"));
