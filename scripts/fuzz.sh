@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_TARGETS=(fuzz_decode fuzz_replay fuzz_sock_diag fuzz_proc fuzz_http fuzz_recipe fuzz_flags)
+ALL_TARGETS=(fuzz_decode fuzz_replay fuzz_sock_diag fuzz_proc fuzz_http fuzz_recipe fuzz_flags fuzz_web_config)
 FUZZ_BUILD=$TCPFSM_ROOT/build-fuzz
 
 usage() {

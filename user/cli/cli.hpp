@@ -65,7 +65,8 @@ struct ServeOptions {
   FilterSpec filter;
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   uint16_t port = 9977;
-  size_t stuck_top = 20;  // tcpfsm_stuck_sockets series, at most
+  std::string web_config_file;  // --web.config.file: TLS and basic auth (exporter-toolkit's format); empty: plain HTTP
+  size_t stuck_top = 20;        // tcpfsm_stuck_sockets series, at most
   double stuck_min_age_s = 10;
   bool bpf_stats = false;  // turn on BPF run-time stats for tcpfsm's programs
   double reconcile_s = 10;

@@ -108,7 +108,7 @@ class ServeFlags {
   ServeOptions opts_;
   FilterFlags filter_;
   GroupFlags groups_;
-  Text listen_, listen_old_, top_, stuck_, reconcile_, duration_, ringbuf_;
+  Text listen_, listen_old_, web_config_, top_, stuck_, reconcile_, duration_, ringbuf_;
 };
 
 class DoctorFlags {

@@ -29,12 +29,17 @@ CLI::App* ServeFlags::add(CLI::App& app) {
       "Examples:\n"
       "  tcpfsm serve                              # http://127.0.0.1:9977/metrics\n"
       "  tcpfsm serve --web.listen-address :9977   # every address: reachable from the Prometheus server\n"
+      "  tcpfsm serve --web.config.file /etc/tcpfsm/web.yml   # TLS and basic auth, as Prometheus exporters do\n"
       "  tcpfsm serve --bpf-stats --stuck-top 50");
   add_text(cmd, "--web.listen-address", listen_,
            "HOST:PORT to serve on, :PORT for every address (default 127.0.0.1:9977)", "ADDR", "Serve");
   // Its own option, not a CLI11 alias, so that an error names the flag the user typed.
   add_text(cmd, "--listen", listen_old_, "The same as --web.listen-address (its first name)", "ADDR", "Serve")
       ->excludes(listen_.opt);
+  add_text(cmd, "--web.config.file", web_config_,
+           "YAML file of TLS and basic auth settings, in Prometheus exporter-toolkit's format (tls_server_config, "
+           "basic_auth_users, http_server_config.headers); relative paths in it are relative to the file",
+           "FILE", "Serve");
   add_text(cmd, "--stuck-top", top_, "tcpfsm_stuck_sockets series: the top N holders (default 20)", "N", "Serve");
   add_text(cmd, "--stuck-min-age", stuck_, "Stuck means held longer than this (default 10)", "DURATION", "Serve");
   cmd->add_flag("--bpf-stats", opts_.bpf_stats,
@@ -64,6 +69,11 @@ Result<ServeOptions> ServeFlags::finish() {
     if (!l) return l.error();
     opts_.host = l->first;
     opts_.port = l->second;
+  }
+  if (web_config_.given()) {
+    if (web_config_.value.empty())
+      return Error::usage("invalid --web.config.file '': give the path of a web config file, or leave the flag out");
+    opts_.web_config_file = web_config_.value;
   }
   if (top_.given()) {
     auto n = parse_count("--stuck-top", top_.value, 10000);

@@ -5,8 +5,10 @@
 // Neither ever waits for the other beyond a pointer swap. Only
 // node_tcp_connection_states is read at the scrape, on the HTTP thread: a
 // sock_diag dump of this namespace, as node_exporter takes it.
+#include <fcntl.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -24,6 +26,8 @@
 #include "commands/run_control.hpp"
 #include "views/exporter.hpp"
 #include "views/metrics.hpp"
+#include "views/web_auth.hpp"
+#include "views/web_config.hpp"
 
 namespace tcpfsm {
 namespace {
@@ -76,14 +80,49 @@ std::optional<NodeTcpStat> read_own_netns(uint32_t netns) {
   return node_tcp_stat(*dump);
 }
 
+// The web config's text. Bounded: a web config is a page of YAML.
+Result<std::string> read_web_config(const std::string& path) {
+  constexpr size_t kMaxWebConfig = 1 << 20;
+  const std::string todo = "; give a readable YAML file in exporter-toolkit's web config format";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(errno) + todo);
+  std::string text;
+  char buf[65536];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxWebConfig) break;
+  }
+  const int err = errno;
+  close(fd);
+  if (n < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(err) + todo);
+  if (text.size() > kMaxWebConfig)
+    return Error::usage("invalid --web.config.file '" + path + "': larger than 1 MiB" + todo);
+  return text;
+}
+
+Result<WebConfig> load_web_config(const std::string& path) {
+  if (path.empty()) return WebConfig{};
+  auto text = read_web_config(path);
+  if (!text) return text.error();
+  return parse_web_config(text.value(), path);
+}
+
 }  // namespace
 
 Status run_serve(const ServeOptions& opts) {
-  httplib::Server srv;
+  // The web config, its certificate and key are checked before anything
+  // is loaded into the kernel: a typo costs no BPF load and says so at once.
+  auto web = load_web_config(opts.web_config_file);
+  if (!web) return web.error();
+  auto server = make_exporter_server(web.value());
+  if (!server) return server.error();
+  httplib::Server& srv = *server.value();
+  BasicAuth auth(web->basic_auth_users);
   PublishedMetrics pub;
   const auto own = own_netns();
   if (!own) return own.error();
-  configure_exporter(srv, pub, [netns = *own] { return read_own_netns(netns); });
+  configure_exporter(srv, pub, [netns = *own] { return read_own_netns(netns); }, &auth, web->headers);
   // Bind before loading anything: a port in use fails at once.
   errno = 0;
   if (!srv.bind_to_port(opts.host, opts.port)) {
@@ -136,7 +175,8 @@ Status run_serve(const ServeOptions& opts) {
     if (opts.bpf_stats) {
       if (auto st = s.kernel.enable_bpf_stats(); !st) return st;
     }
-    spdlog::info("serving http://{}/metrics", endpoint(opts));
+    spdlog::info("serving {}://{}/metrics{}", web->tls ? "https" : "http", endpoint(opts),
+                 auth.enabled() ? " (basic auth)" : "");
     return hooks.on_tick(s);
   };
   return run_live(lopts, kernel->sources(), hooks);

@@ -7,8 +7,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "base/result.hpp"
 #include "views/metrics.hpp"
+#include "views/web_auth.hpp"
+#include "views/web_config.hpp"
 
 namespace httplib {
 class Server;
@@ -42,10 +48,19 @@ inline constexpr size_t kExporterMaxPending = 16;
 // failed (the metric is left out of that scrape).
 using OwnNetnsReader = std::function<std::optional<NodeTcpStat>()>;
 
+// The server a web config asks for: without tls_server_config a plain
+// httplib::Server; with it an SSLServer whose OpenSSL context holds the
+// certificate, the key, the protocol versions and the client certificate
+// policy. The files are read here, once: an error names the file and what
+// OpenSSL said (a usage error: the config points at it).
+Result<std::unique_ptr<httplib::Server>> make_exporter_server(const WebConfig& web);
+
 // Routes (/metrics, /healthz, /; 404 elsewhere; 405 for anything but GET
 // and HEAD), limits (worker threads, payload, timeouts, keep-alive) and
-// error bodies. `pub` must outlive the server. Without `own_netns`,
-// node_tcp_connection_states is not served.
-void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns = {});
+// error bodies. Without `own_netns`, node_tcp_connection_states is not
+// served. With `auth` enabled every path needs basic auth (401 otherwise);
+// `headers` go on every answer. `pub` and `auth` must outlive the server.
+void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns = {},
+                        BasicAuth* auth = nullptr, std::vector<std::pair<std::string, std::string>> headers = {});
 
 }  // namespace tcpfsm

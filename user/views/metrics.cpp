@@ -466,4 +466,18 @@ std::string render_metrics(const MetricsSnapshot& s, const std::optional<NodeTcp
   return out;
 }
 
+std::string render_web_auth_metrics(const BasicAuthCounters& c) {
+  std::string out;
+  header(out, "tcpfsm_web_auth_cache_dropped_total", "counter",
+         "Verified basic auth credentials dropped from the full cache; each costs a bcrypt check when it comes back.");
+  fmt::format_to(std::back_inserter(out), "tcpfsm_web_auth_cache_dropped_total {}\n", c.cache_dropped);
+  header(out, "tcpfsm_web_auth_rejected_total", "counter",
+         "Requests answered 401: no, malformed or wrong basic auth credentials.");
+  fmt::format_to(std::back_inserter(out), "tcpfsm_web_auth_rejected_total {}\n", c.rejected);
+  header(out, "tcpfsm_web_auth_cache_hits_total", "counter",
+         "Requests whose basic auth credentials were found in the cache of verified ones (no bcrypt check).");
+  fmt::format_to(std::back_inserter(out), "tcpfsm_web_auth_cache_hits_total {}\n", c.cache_hits);
+  return out;
+}
+
 }  // namespace tcpfsm

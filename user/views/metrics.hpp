@@ -20,6 +20,7 @@
 #include "model/socket_record.hpp"
 #include "model/sparse_histogram.hpp"
 #include "tcpfsm/event.h"
+#include "views/web_auth.hpp"
 
 namespace tcpfsm {
 
@@ -116,5 +117,9 @@ std::vector<GroupSeries> group_series(const GroupReport& r);
 // Prometheus text exposition format 0.0.4. node_tcp_connection_states is
 // written only with `own_netns`, read at the scrape (see NodeTcpStat).
 std::string render_metrics(const MetricsSnapshot& s, const std::optional<NodeTcpStat>& own_netns = std::nullopt);
+
+// The exporter's own basic auth counters, appended to /metrics when
+// --web.config.file sets basic_auth_users (without it they cannot move).
+std::string render_web_auth_metrics(const BasicAuthCounters& c);
 
 }  // namespace tcpfsm
