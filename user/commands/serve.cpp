@@ -122,7 +122,8 @@ Status run_serve(const ServeOptions& opts) {
   PublishedMetrics pub;
   const auto own = own_netns();
   if (!own) return own.error();
-  configure_exporter(srv, pub, [netns = *own] { return read_own_netns(netns); }, &auth, web->headers);
+  configure_exporter(
+      srv, pub, [netns = *own] { return read_own_netns(netns); }, &auth, web->headers);
   // Bind before loading anything: a port in use fails at once.
   errno = 0;
   if (!srv.bind_to_port(opts.host, opts.port)) {

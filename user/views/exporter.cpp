@@ -152,8 +152,8 @@ uint64_t PublishedMetrics::age_ns() const {
   return published_ns_ ? monotonic_ns() - published_ns_ : UINT64_MAX;
 }
 
-void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns,
-                        BasicAuth* auth, std::vector<std::pair<std::string, std::string>> headers) {
+void configure_exporter(httplib::Server& srv, const PublishedMetrics& pub, OwnNetnsReader own_netns, BasicAuth* auth,
+                        std::vector<std::pair<std::string, std::string>> headers) {
   using httplib::Request;
   using httplib::Response;
   srv.new_task_queue = [] { return new BoundedTaskQueue(); };
