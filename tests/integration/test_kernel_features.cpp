@@ -31,7 +31,6 @@ TEST(KernelFeatures, ProbesFindEverythingOnThisKernel) {
   EXPECT_TRUE(f.sk_storage_tracing);
   EXPECT_TRUE(f.socket_cookie_tracing);
   EXPECT_TRUE(f.for_each_map_elem);
-  EXPECT_TRUE(f.lookup_percpu_elem);
   EXPECT_TRUE(f.tp_inet_sock_set_state);
   EXPECT_TRUE(f.tp_timer_start);
   EXPECT_TRUE(f.tp_timer_cancel);

@@ -27,7 +27,6 @@ KernelFeatures mainline(int major, int minor) {
   f.sk_storage_tracing = at_least(5, 11);
   f.socket_cookie_tracing = at_least(5, 12);
   f.for_each_map_elem = at_least(5, 13);
-  f.lookup_percpu_elem = at_least(5, 19);
   f.rst_reason = at_least(6, 10);
   // The tracepoints are older than tp_btf; their btf_trace_* typedefs came with it.
   const bool tps = f.tp_btf;
@@ -58,7 +57,7 @@ TEST(KernelPlan, Linux510LacksSocketStorageInTracingPrograms) {
   ASSERT_TRUE(p.missing);
   EXPECT_EQ(*p.missing,
             "this kernel (5.10.0) has no socket storage in tracing programs (bpf_sk_storage_get) (Linux 5.11+): tcpfsm "
-            "needs Linux 5.13 or newer (5.19 to count in the kernel)");
+            "needs Linux 5.13 or newer");
 }
 
 TEST(KernelPlan, Linux512RunsLeaksButNotTrace) {
@@ -68,16 +67,15 @@ TEST(KernelPlan, Linux512RunsLeaksButNotTrace) {
   EXPECT_THAT(*p.missing, HasSubstr("has no bpf_for_each_map_elem() (Linux 5.13+)"));
 }
 
-// Ubuntu 22.04: trace, life, leaks and --records load; counting in the kernel
-// names the one helper it lacks and the way around it.
-TEST(KernelPlan, Linux515CountsOnlyWithRecords) {
-  EXPECT_FALSE(plan_kernel(mainline(5, 15), Mode::Storage).missing);
-  EXPECT_FALSE(plan_kernel(mainline(5, 15), Mode::Events).missing);
-  const KernelPlan p = plan_kernel(mainline(5, 15), Mode::Aggregate);
-  ASSERT_TRUE(p.missing);
-  EXPECT_EQ(*p.missing,
-            "this kernel (5.15.0) has no bpf_map_lookup_percpu_elem() (Linux 5.19+): counting in the kernel needs "
-            "Linux 5.19+; pass --records to get one record per transition instead");
+// Ubuntu 22.04 and RHEL 9 (5.14 and up): every mode loads; only the reset
+// reason (6.10) is missing.
+TEST(KernelPlan, Linux514RunsEveryMode) {
+  for (Mode m : {Mode::Storage, Mode::Events, Mode::Aggregate}) {
+    EXPECT_FALSE(plan_kernel(mainline(5, 14), m).missing);
+    EXPECT_FALSE(plan_kernel(mainline(5, 15), m).missing);
+  }
+  EXPECT_THAT(plan_kernel(mainline(5, 15), Mode::Aggregate).degraded,
+              ElementsAre(HasSubstr("has no reason on tcp:tcp_send_reset (Linux 6.10+)")));
 }
 
 // Debian 12: everything loads; the reset reason is the one thing missing.

@@ -11,7 +11,7 @@ using Mode = TracerOptions::Mode;
 
 // The modes that need a feature: leaks loads only the state programs
 // (storage), trace and life add the timer programs and the sweep (events),
-// stats and serve also settle timewait kills across CPUs (aggregate).
+// stats and serve count in the kernel with the same programs (aggregate).
 enum Needs : unsigned { kStorage = 1, kEvents = 2, kAggregate = 4, kAll = kStorage | kEvents | kAggregate };
 
 struct Requirement {
@@ -36,7 +36,6 @@ constexpr Requirement kRequirements[] = {
     {&KernelFeatures::sk_storage_tracing, "socket storage in tracing programs (bpf_sk_storage_get)", "5.11", kAll},
     {&KernelFeatures::socket_cookie_tracing, "bpf_get_socket_cookie() in tracing programs", "5.12", kAll},
     {&KernelFeatures::for_each_map_elem, "bpf_for_each_map_elem()", "5.13", kEvents | kAggregate},
-    {&KernelFeatures::lookup_percpu_elem, "bpf_map_lookup_percpu_elem()", "5.19", kAggregate},
 };
 
 unsigned needs_of(Mode mode) {
@@ -59,15 +58,9 @@ const char* floor_of(unsigned need) {
   return floor;
 }
 
-std::string advice(const Requirement& r, unsigned need) {
+std::string advice(unsigned need) {
   if (need == kStorage) return fmt::format("tcpfsm leaks needs Linux {} or newer", floor_of(kStorage));
-  if (need == kEvents) return fmt::format("tcpfsm needs Linux {} or newer", floor_of(kEvents));
-  // Only counting in the kernel needs it: records still work on this kernel.
-  if (r.needs == kAggregate)
-    return fmt::format(
-        "counting in the kernel needs Linux {}+; pass --records to get one record per transition instead", r.since);
-  return fmt::format("tcpfsm needs Linux {} or newer ({} to count in the kernel)", floor_of(kEvents),
-                     floor_of(kAggregate));
+  return fmt::format("tcpfsm needs Linux {} or newer", floor_of(need));
 }
 
 }  // namespace
@@ -85,7 +78,7 @@ KernelPlan plan_kernel(const KernelFeatures& f, Mode mode) {
   for (const Requirement& r : kRequirements) {
     if ((r.needs & need) && !(f.*r.has)) {
       plan.missing =
-          fmt::format("this kernel ({}) has no {} (Linux {}+): {}", f.release, r.what, r.since, advice(r, need));
+          fmt::format("this kernel ({}) has no {} (Linux {}+): {}", f.release, r.what, r.since, advice(need));
       return plan;
     }
   }

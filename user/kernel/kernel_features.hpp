@@ -24,7 +24,6 @@ struct KernelFeatures {
   bool sk_storage_tracing = true;     // bpf_sk_storage_get() in tracing programs (5.11)
   bool socket_cookie_tracing = true;  // bpf_get_socket_cookie(struct sock *) in tracing programs (5.12)
   bool for_each_map_elem = true;      // bpf_for_each_map_elem() (5.13)
-  bool lookup_percpu_elem = true;     // bpf_map_lookup_percpu_elem() (5.19)
   // Tracepoints, as their btf_trace_<name> typedefs (what tp_btf attaches by).
   bool tp_inet_sock_set_state = true;  // 4.16
   bool tp_timer_start = true;

@@ -93,7 +93,6 @@ KernelFeatures probe_kernel() {
   // on RLIMIT_MEMLOCK alone, which would be misread as no ring buffer.
   f.ringbuf = has_enumerator(b, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF");
   f.for_each_map_elem = has_enumerator(b, "bpf_func_id", "BPF_FUNC_for_each_map_elem");
-  f.lookup_percpu_elem = has_enumerator(b, "bpf_func_id", "BPF_FUNC_map_lookup_percpu_elem");
   // Which helpers a tracing program may call is not in any enum: these are
   // the functions the commits that allowed them added. A kernel that knows
   // for_each_map_elem (5.13, UAPI) has all three (5.10-5.12), whatever a

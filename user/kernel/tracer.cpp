@@ -129,6 +129,9 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
   const size_t ring = opts.mode == TracerOptions::Mode::Events ? opts.ringbuf_bytes : page;
   if (int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(ring)))
     return bpf_error("cannot size the ring buffer", -err);
+  // One pending timewait cancel per CPU, indexed by CPU id (timewait.bpf.h).
+  if (int err = bpf_map__set_max_entries(impl->skel->maps.tw_pending, static_cast<__u32>(ncpu)))
+    return bpf_error("cannot size the per-CPU timewait table", -err);
   if (auto st = load(*impl->skel); !st) return st.error();
   if (auto st = attach(*impl->skel); !st) return st.error();
   impl->rb.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), &Impl::on_record, impl.get(), nullptr));
