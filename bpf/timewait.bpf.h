@@ -39,9 +39,14 @@ struct {
 	__type(value, struct tcpfsm_tw);
 } tws SEC(".maps");
 
-/* Aggregate mode: the cancel each CPU saw last, until its follow-up settles it. */
+/* Aggregate mode: the cancel each CPU saw last, until its follow-up settles
+ * it. One entry per CPU, indexed by CPU id, in a plain array rather than a
+ * per-CPU one: the sweep reads every CPU's entry with a plain lookup, where a
+ * per-CPU array needs bpf_map_lookup_percpu_elem (Linux 5.19). A program runs
+ * with migration disabled, so its CPU id holds for the whole run. Userspace
+ * sizes it to the possible CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct tcpfsm_tw_pending);
@@ -126,9 +131,9 @@ static __always_inline void tw_aggregate(struct inet_timewait_sock *tw, __u8 kin
 	struct tcpfsm_agg *a;
 	struct tcpfsm_tw *t;
 	__u64 key, now, ptr = (__u64)tw;
-	__u32 zero = 0;
+	__u32 cpu = bpf_get_smp_processor_id();
 
-	p = bpf_map_lookup_elem(&tw_pending, &zero);
+	p = bpf_map_lookup_elem(&tw_pending, &cpu);
 	a = agg_of(TCPFSM_SLOT_TW);
 	if (!p || !a)
 		return;
@@ -312,10 +317,13 @@ static long sweep_one(struct bpf_map *map, __u64 *ptr, __u64 *key, void *ctx)
 static __always_inline void settle_kills(void)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 zero = 0, cpu;
+	__u32 cpu;
 
 	for (cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++) {
-		struct tcpfsm_tw_pending *p = bpf_map_lookup_percpu_elem(&tw_pending, &zero, cpu);
+		/* A copy for the key: the counter itself stays in a register,
+		 * so the verifier sees a bounded loop. */
+		__u32 index = cpu;
+		struct tcpfsm_tw_pending *p = bpf_map_lookup_elem(&tw_pending, &index);
 		__u64 key, ts;
 		__u8 family, substate;
 

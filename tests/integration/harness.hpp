@@ -159,9 +159,14 @@ class DeadPath {
   }
   // The link goes first, at once: a deleted namespace frees its devices
   // later, and the next DeadPath in this process would find tfsm0 taken.
+  // After a partial setup either may be missing, so only a full one's removal is checked.
   ~DeadPath() {
-    (void)std::system("ip link del tfsm0 2>/dev/null");
-    (void)std::system(("ip netns del " + ns_ + " 2>/dev/null").c_str());
+    const bool link_gone = std::system("ip link del tfsm0 2>/dev/null") == 0;
+    const bool netns_gone = std::system(("ip netns del " + ns_ + " 2>/dev/null").c_str()) == 0;
+    if (ok_) {
+      EXPECT_TRUE(link_gone) << "ip link del tfsm0";
+      EXPECT_TRUE(netns_gone) << "ip netns del " << ns_;
+    }
   }
   bool ok() const { return ok_; }
   void cut() { EXPECT_TRUE(sh("ip netns exec " + ns_ + " ip route add blackhole 10.77.0.1/32")); }

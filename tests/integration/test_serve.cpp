@@ -371,7 +371,7 @@ TEST(Serve, SysctlsOfItsNamespaceAndOfOneThatDiffers) {
   ASSERT_TRUE(sh("ip netns add " + ns));
   struct Cleanup {
     std::string ns;
-    ~Cleanup() { (void)std::system(("ip netns del " + ns + " 2>/dev/null").c_str()); }
+    ~Cleanup() { EXPECT_EQ(std::system(("ip netns del " + ns).c_str()), 0) << ns; }
   } cleanup{ns};
   ASSERT_TRUE(sh("ip netns exec " + ns + " sysctl -q -w net.ipv4.tcp_max_tw_buckets=20"));
   ASSERT_TRUE(sh("ip netns exec " + ns +

@@ -290,9 +290,9 @@ TEST(ProcOwnersResolver, SkipsPidDirWithoutFdDirAndNonPidEntries) {
   proc.add(6);
   proc.socket(6, 3, 555);
   std::filesystem::create_directories(proc.root() + "/self/fd");  // names that are not pids
-  ::symlink("socket:[555]", (proc.root() + "/self/fd/3").c_str());
+  ASSERT_EQ(::symlink("socket:[555]", (proc.root() + "/self/fd/3").c_str()), 0);
   std::filesystem::create_directories(proc.root() + "/0/fd");
-  ::symlink("socket:[555]", (proc.root() + "/0/fd/3").c_str());
+  ASSERT_EQ(::symlink("socket:[555]", (proc.root() + "/0/fd/3").c_str()), 0);
   std::filesystem::create_directories(proc.root() + "/12ab/fd");
   std::ofstream(proc.root() + "/77") << "a file, not a directory";
   std::filesystem::create_directories(proc.root() + "/88");  // a pid dir without a stat file: vanished

@@ -143,7 +143,7 @@ Result<std::string> read_recipe(const std::string& path) {
 
 // The live half: traffic for --observe seconds, then what the kernel holds.
 Status observe(const DoctorOptions& opts, const std::vector<std::string>& sysctls, DoctorInput& in) {
-  if (auto st = preflight(); !st) return st;
+  if (auto st = preflight(TracerOptions::Mode::Events); !st) return st;
   TracerOptions topts;
   topts.filter.netns = opts.netns;
   auto tracer = Tracer::start(topts);

@@ -45,9 +45,9 @@ Status run_leaks(const LeaksOptions& opts) {
   lopts.min_age_ns = static_cast<uint64_t>(opts.min_age_s * 1e9);
   know_timers(lopts, filter.netns);  // dates sockets found already stuck
   if (auto st = set_holder_filters(lopts, filter); !st) return st;
-  if (auto st = preflight(); !st) return st;
   TracerOptions topts;
   topts.mode = TracerOptions::Mode::Storage;  // socket storage only
+  if (auto st = preflight(topts.mode); !st) return st;
   topts.filter.family = filter.family;
   topts.filter.netns = filter.netns;
   auto tracer = Tracer::start(topts);

@@ -95,7 +95,7 @@ Status run_life(const LifeOptions& opts) {
   topts.filter = opts.filter;
   topts.ringbuf_bytes = opts.ringbuf_bytes;
   if (auto st = resolve_filter(topts.filter); !st) return st;
-  if (auto st = preflight(); !st) return st;
+  if (auto st = preflight(topts.mode); !st) return st;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
   if (auto st = drop_all_capabilities(); !st) spdlog::warn("{}", st.error().message);

@@ -14,7 +14,8 @@ Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   if (opts.groups.host_root != "/") {
     if (auto st = check_directory("--host-root", opts.groups.host_root); !st) return st.error();
   }
-  if (auto st = preflight(); !st) return st.error();
+  const auto mode = counts_in_kernel(opts) ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
+  if (auto st = preflight(mode); !st) return st.error();
   LeakOptions leak;
   leak.min_age_ns = opts.stuck_min_age_ns;
   know_timers(leak, opts.filter.netns);  // dates sockets found already stuck
@@ -22,7 +23,7 @@ Result<LiveKernel> start_live_kernel(LiveOptions& opts, size_t ringbuf_bytes) {
   TracerOptions topts;
   topts.filter = opts.filter;
   topts.ringbuf_bytes = ringbuf_bytes;
-  topts.mode = counts_in_kernel(opts) ? TracerOptions::Mode::Aggregate : TracerOptions::Mode::Events;
+  topts.mode = mode;
   auto tracer = Tracer::start(topts);
   if (!tracer) return tracer.error();
   if (auto st = drop_to_live_capabilities(); !st) spdlog::warn("{}", st.error().message);

@@ -20,8 +20,6 @@
 namespace tcpfsm {
 namespace {
 
-constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
-
 int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
   // A verifier log is one message of many kilobytes: size it first.
   va_list copy;
@@ -38,16 +36,6 @@ int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
 }
 
 bool has_cap(const __user_cap_data_struct (&data)[2], int cap) { return data[cap / 32].effective & (1U << (cap % 32)); }
-
-Status check_kernel_version() {
-  utsname u{};
-  unsigned major = 0, minor = 0;
-  if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 && (major < 5 || (major == 5 && minor < 8))) {
-    return Error::runtime(std::string("kernel ") + u.release +
-                          " is too old: tcpfsm needs Linux 5.8 or newer (BPF ring buffer, tp_btf)");
-  }
-  return Ok{};
-}
 
 Status check_lockdown() {
   std::ifstream lockdown("/sys/kernel/security/lockdown");
@@ -71,31 +59,79 @@ Status check_privileges() {
   return Ok{};
 }
 
-Status check_tracepoint() {
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (!vmlinux) {
-    return Error::runtime(std::string("cannot read kernel BTF from ") + kVmlinuxBtf + ": " + std::strerror(errno));
+bool has_type(const btf* b, const char* name, __u32 kind) { return btf__find_by_name_kind(b, name, kind) >= 0; }
+
+bool has_tracepoint(const btf* b, const std::string& name) {
+  return has_type(b, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF);
+}
+
+// Whether enum `type` in the kernel's BTF has the enumerator `value`: the
+// kernel's own UAPI enums (bpf_func_id, bpf_attach_type) list what it knows.
+bool has_enumerator(const btf* b, const char* type, const char* value) {
+  const __s32 id = btf__find_by_name_kind(b, type, BTF_KIND_ENUM);
+  if (id < 0) return false;
+  const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
+  const struct btf_enum* e = btf_enum(t);  // struct: btf_enum() is also a function
+  for (__u16 i = 0; i < btf_vlen(t); ++i, ++e)
+    if (std::strcmp(btf__name_by_offset(b, e->name_off), value) == 0) return true;
+  return false;
+}
+
+// Probed once per process, from the kernel's BTF alone (no privilege, a few
+// milliseconds). Names, not the version: distribution kernels backport.
+KernelFeatures probe_kernel() {
+  KernelFeatures f;
+  utsname u{};
+  if (uname(&u) == 0) f.release = u.release;
+  btf* b = btf__load_vmlinux_btf();
+  if (!b) {
+    f.btf = false;
+    return f;
   }
-  const bool have_tp = btf__find_by_name_kind(vmlinux, "btf_trace_inet_sock_set_state", BTF_KIND_TYPEDEF) >= 0;
-  btf__free(vmlinux);
-  if (!have_tp) {
-    return Error::runtime("this kernel has no sock:inet_sock_set_state tracepoint in its BTF; tcpfsm needs Linux 5.8+");
-  }
-  return Ok{};
+  f.tp_btf = has_enumerator(b, "bpf_attach_type", "BPF_TRACE_RAW_TP");
+  // From the enum, not by creating one: before 5.11 a map creation can fail
+  // on RLIMIT_MEMLOCK alone, which would be misread as no ring buffer.
+  f.ringbuf = has_enumerator(b, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF");
+  f.for_each_map_elem = has_enumerator(b, "bpf_func_id", "BPF_FUNC_for_each_map_elem");
+  // Which helpers a tracing program may call is not in any enum: these are
+  // the functions the commits that allowed them added. A kernel that knows
+  // for_each_map_elem (5.13, UAPI) has all three (5.10-5.12), whatever a
+  // later kernel renames them to.
+  const bool after_5_12 = f.for_each_map_elem;
+  f.raw_tp_test_run = after_5_12 || has_type(b, "bpf_prog_test_run_raw_tp", BTF_KIND_FUNC);
+  f.sk_storage_tracing = after_5_12 || has_type(b, "bpf_sk_storage_get_tracing", BTF_KIND_FUNC);
+  f.socket_cookie_tracing = after_5_12 || has_type(b, "bpf_get_socket_ptr_cookie", BTF_KIND_FUNC);
+  f.tp_inet_sock_set_state = has_tracepoint(b, "inet_sock_set_state");
+  f.tp_timer_start = has_tracepoint(b, "timer_start");
+  f.tp_timer_cancel = has_tracepoint(b, "timer_cancel");
+  f.tp_timer_expire_entry = has_tracepoint(b, "timer_expire_entry");
+  f.tp_tcp_receive_reset = has_tracepoint(b, "tcp_receive_reset");
+  f.tp_tcp_send_reset = has_tracepoint(b, "tcp_send_reset");
+  f.tp_tcp_retransmit_skb = has_tracepoint(b, "tcp_retransmit_skb");
+  f.tp_tcp_retransmit_synack = has_tracepoint(b, "tcp_retransmit_synack");
+  // The same test the program makes (bpf_core_type_exists) before reading it.
+  f.rst_reason = has_type(b, "sk_rst_reason", BTF_KIND_ENUM);
+  btf__free(b);
+  return f;
 }
 
 }  // namespace
 
 void route_libbpf_logs() { libbpf_set_print(libbpf_print); }
 
-Status preflight() {
-  if (access(kVmlinuxBtf, R_OK) != 0) {
-    return Error::runtime(std::string("kernel BTF not found at ") + kVmlinuxBtf +
-                          ": tcpfsm needs Linux 5.8 or newer built with CONFIG_DEBUG_INFO_BTF=y");
-  }
-  for (auto check : {check_kernel_version, check_lockdown, check_privileges, check_tracepoint}) {
+const KernelFeatures& kernel_features() {
+  static const KernelFeatures features = probe_kernel();
+  return features;
+}
+
+Status preflight(TracerOptions::Mode mode) {
+  // The kernel first: it needs no privilege to tell, and no sudo fixes it.
+  const KernelPlan plan = plan_kernel(kernel_features(), mode);
+  if (plan.missing) return Error::runtime(*plan.missing);
+  for (auto check : {check_lockdown, check_privileges}) {
     if (auto st = check(); !st) return st;
   }
+  for (const std::string& line : plan.degraded) spdlog::warn("{}", line);
   return Ok{};
 }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "kernel/preflight.hpp"
 #include "kernel/tracer_impl.hpp"
 
 namespace tcpfsm {
@@ -44,6 +45,15 @@ void configure(tcpfsm_bpf& skel, const TracerOptions& opts, int ncpu) {
              : opts.mode == Mode::Storage ? TCPFSM_MODE_STORAGE
                                           : TCPFSM_MODE_AGGREGATE;
   ro->nr_cpus = static_cast<__u32>(ncpu);
+  if (opts.mode != Mode::Storage) {
+    // A tracepoint this kernel lacks feeds one optional part (preflight says
+    // which): its program stays out rather than failing the whole load.
+    const KernelPlan plan = plan_kernel(opts.features ? *opts.features : kernel_features(), opts.mode);
+    bpf_program__set_autoload(skel.progs.on_receive_reset, plan.receive_reset);
+    bpf_program__set_autoload(skel.progs.on_send_reset, plan.send_reset);
+    bpf_program__set_autoload(skel.progs.on_retransmit, plan.retransmit);
+    bpf_program__set_autoload(skel.progs.on_retransmit_synack, plan.retransmit_synack);
+  }
   if (opts.mode == Mode::Storage) {
     // leaks reads only the storage: no timewait timers, no close causes, no retransmits.
     for (bpf_program* p : {skel.progs.on_timer_start, skel.progs.on_timer_cancel, skel.progs.on_timer_expire,
@@ -119,6 +129,9 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions& opts) {
   const size_t ring = opts.mode == TracerOptions::Mode::Events ? opts.ringbuf_bytes : page;
   if (int err = bpf_map__set_max_entries(impl->skel->maps.events, static_cast<__u32>(ring)))
     return bpf_error("cannot size the ring buffer", -err);
+  // One pending timewait cancel per CPU, indexed by CPU id (timewait.bpf.h).
+  if (int err = bpf_map__set_max_entries(impl->skel->maps.tw_pending, static_cast<__u32>(ncpu)))
+    return bpf_error("cannot size the per-CPU timewait table", -err);
   if (auto st = load(*impl->skel); !st) return st.error();
   if (auto st = attach(*impl->skel); !st) return st.error();
   impl->rb.reset(ring_buffer__new(bpf_map__fd(impl->skel->maps.events), &Impl::on_record, impl.get(), nullptr));

@@ -12,6 +12,8 @@
 
 namespace tcpfsm {
 
+struct KernelFeatures;
+
 struct TracerOptions {
   FilterSpec filter;
   // Ring buffer size in bytes: a power of two, at least one page (the
@@ -25,6 +27,9 @@ struct TracerOptions {
     Aggregate,  // counted in the kernel (stats, serve): see KernelTable
   };
   Mode mode = Mode::Events;
+  // What the kernel offers (kernel_features.hpp); null: the running kernel's,
+  // probed. Tests pass a poorer one to load the degraded programs.
+  const KernelFeatures* features = nullptr;
 };
 
 class Tracer final : public KernelSource {
