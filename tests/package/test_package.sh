@@ -93,7 +93,8 @@ complete_line() {  # complete_line WORD...: what the installed completion offers
     COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tcpfsm; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
 }
 [ "$(complete_line tcpfsm le)" = leaks ] || fail "'tcpfsm le<TAB>' gave '$(complete_line tcpfsm le)'"
-[ "$(complete_line tcpfsm serve --web)" = --web.listen-address ] || fail "'tcpfsm serve --web<TAB>'"
+[ "$(complete_line tcpfsm serve --web)" = "$(printf -- '--web.listen-address\n--web.config.file')" ] ||
+  fail "'tcpfsm serve --web<TAB>' gave '$(complete_line tcpfsm serve --web)'"
 [ "$(complete_line tcpfsm stats --state TIME_WAIT,CL)" = "$(printf 'TIME_WAIT,CLOSE\nTIME_WAIT,CLOSE_WAIT\nTIME_WAIT,CLOSING')" ] ||
   fail "'tcpfsm stats --state TIME_WAIT,CL<TAB>' gave '$(complete_line tcpfsm stats --state TIME_WAIT,CL)'"
 
