@@ -75,6 +75,21 @@ uint16_t local_port(int fd) {
                                  : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
+uint16_t free_port() {
+  Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
+  return local_port(s.get());
+}
+
+std::string make_tmpdir(const std::string& what) {
+  std::string tpl = "/tmp/tcpfsm-" + what + "-XXXXXX";
+  if (!mkdtemp(tpl.data())) ADD_FAILURE() << "mkdtemp " << tpl << ": " << strerror(errno);
+  return tpl;
+}
+
 Fd connect_loopback(int family, uint16_t port) {
   Fd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   EXPECT_GE(fd.get(), 0);

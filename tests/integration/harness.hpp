@@ -57,6 +57,10 @@ uint32_t self_netns();
 // A listening socket on the loopback address of `family`, on an ephemeral port.
 Fd listen_loopback(int family, int backlog = 4096);
 uint16_t local_port(int fd);
+// A loopback port nothing listens on right now (0 if none could be bound).
+uint16_t free_port();
+// A new directory /tmp/tcpfsm-<what>-XXXXXX, for a test's files.
+std::string make_tmpdir(const std::string& what);
 Fd connect_loopback(int family, uint16_t port);
 Fd accept_one(int listen_fd);
 

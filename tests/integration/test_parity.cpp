@@ -27,20 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// A port nothing listens on right now.
-uint16_t free_port() {
-  Fd s(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
-  return local_port(s.get());
-}
-
-std::string tmpdir() {
-  char tpl[] = "/tmp/tcpfsm-parity-XXXXXX";
-  return mkdtemp(tpl);
-}
+std::string tmpdir() { return make_tmpdir("parity"); }
 
 // Another program (node_exporter, Prometheus) run in this test's network
 // namespace, its output in a file; stopped and reaped however the test ends.

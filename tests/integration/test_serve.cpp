@@ -26,20 +26,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// A port nothing listens on right now.
-uint16_t free_port() {
-  Fd s(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
-  return local_port(s.get());
-}
-
-std::string tmpdir() {
-  char tpl[] = "/tmp/tcpfsm-serve-XXXXXX";
-  return mkdtemp(tpl);
-}
+std::string tmpdir() { return make_tmpdir("serve"); }
 
 // GET path from 127.0.0.1:port; status 0 when nothing answered.
 std::pair<int, std::string> get(uint16_t port, const std::string& path) {

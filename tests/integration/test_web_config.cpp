@@ -28,19 +28,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-uint16_t free_port() {
-  Fd s(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
-  return local_port(s.get());
-}
-
-std::string tmpdir() {
-  char tpl[] = "/tmp/tcpfsm-webcfg-XXXXXX";
-  return mkdtemp(tpl);
-}
+std::string tmpdir() { return make_tmpdir("webcfg"); }
 
 // What curl said: its exit status (0: a response came), the HTTP status
 // (0 without one), the headers and the body.

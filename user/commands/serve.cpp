@@ -83,9 +83,9 @@ std::optional<NodeTcpStat> read_own_netns(uint32_t netns) {
 // The web config's text. Bounded: a web config is a page of YAML.
 Result<std::string> read_web_config(const std::string& path) {
   constexpr size_t kMaxWebConfig = 1 << 20;
-  const std::string todo = "; give a readable YAML file in exporter-toolkit's web config format";
+  const std::string what_to_do = "; give a readable YAML file in exporter-toolkit's web config format";
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(errno) + todo);
+  if (fd < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(errno) + what_to_do);
   std::string text;
   char buf[65536];
   ssize_t n = 0;
@@ -95,9 +95,9 @@ Result<std::string> read_web_config(const std::string& path) {
   }
   const int err = errno;
   close(fd);
-  if (n < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(err) + todo);
+  if (n < 0) return Error::usage("invalid --web.config.file '" + path + "': " + errno_text(err) + what_to_do);
   if (text.size() > kMaxWebConfig)
-    return Error::usage("invalid --web.config.file '" + path + "': larger than 1 MiB" + todo);
+    return Error::usage("invalid --web.config.file '" + path + "': larger than 1 MiB" + what_to_do);
   return text;
 }
 

@@ -25,10 +25,10 @@ class Parser {
  public:
   explicit Parser(std::string_view path) : path_(path) {}
 
-  Error fail(const YAML::Node& at, const std::string& what, const std::string& todo) const {
+  Error fail(const YAML::Node& at, const std::string& what, const std::string& what_to_do) const {
     std::string where;
     if (at.Mark().line >= 0) where = "line " + std::to_string(at.Mark().line + 1) + ": ";
-    return Error::usage("invalid --web.config.file '" + path_ + "': " + where + what + "; " + todo);
+    return Error::usage("invalid --web.config.file '" + path_ + "': " + where + what + "; " + what_to_do);
   }
 
   // Each key of `map` once, in order; an error for a repeated one (yaml.v2's
